@@ -1,0 +1,233 @@
+"""The ``dataprep`` command: ``run`` for YAML pipelines, one subcommand per stage, ``inspect``.
+
+Stage subcommands and their options are generated from each stage's config dataclass, the same
+schema the YAML uses, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import click
+
+from dataprep import __version__
+from dataprep.config import ConfigError, field_help, parse
+from dataprep.corpus import MANIFEST, Corpus, CorpusError
+from dataprep.stage import AccountingError, StageError
+
+USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, FileNotFoundError)
+
+
+class DataprepGroup(click.Group):
+    """Turns user-facing errors into a one-line message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as e:
+            raise click.ClickException(f"{type(e).__name__}: {e}") from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(super().list_commands(ctx), key=lambda n: (n not in ("run", "inspect"), n))
+
+
+@click.group(cls=DataprepGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dataprep")
+def cli() -> None:
+    """Turn raw text into LLM pretraining data.
+
+    Run a whole YAML pipeline with `dataprep run CONFIG.yaml`, or one stage at a time with its
+    subcommand (`dataprep STAGE --input ... --output DIR`). Every stage writes a corpus folder:
+    Parquet shards, manifest.json, and _rejected/ with the reason for every dropped document.
+
+    \b
+    Examples:
+      dataprep run configs/sample.yaml --workdir work/sample
+      dataprep ingest --input 'data/*.jsonl.gz' --output work/raw
+      dataprep clean --input work/raw --output work/clean --normalization NFKC
+      dataprep inspect work/sample/02-clean
+    """
+
+
+def _summary(runs: list) -> str:
+    lines = [f"{'stage':<16}{'rows in':>12}{'kept':>12}{'rejected':>12}{'time s':>9}  status"]
+    for r in runs:
+        m = r.manifest
+        status = "cached" if r.skipped else (f"ran {r.tasks_run}/{m.get('tasks', 0)} tasks")
+        lines.append(f"{r.out_dir.name:<16}{m.get('rows_in', 0):>12,}{m.get('rows_kept', 0):>12,}"
+                     f"{m.get('rows_rejected', 0):>12,}{m.get('wall_time_s', 0):>9.1f}  {status}")
+    return "\n".join(lines)
+
+
+@cli.command("run")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--workdir", type=click.Path(file_okay=False), help="Output folder (overrides `workdir:` in the YAML).")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: the YAML's, else CPU count).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool) -> None:
+    """Run the stages of a YAML pipeline in order, each into WORKDIR/NN-stage/.
+
+    Reruns skip stages and shards already complete for the same input and config; a changed
+    config reruns that stage and the ones after it. All options are checked before work starts.
+
+    \b
+    Example:
+      dataprep run configs/sample.yaml --workdir work/sample --workers 2
+    """
+    from dataprep.runner import load_pipeline, run_pipeline
+
+    pipe, stages = load_pipeline(config)
+    runs = run_pipeline(pipe, stages, workdir=workdir, workers=workers, quiet=quiet)
+    click.echo(_summary(runs))
+    click.echo(f"output: {runs[-1].out_dir}")
+
+
+@cli.command("inspect")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("-n", "--rows", "n", default=3, show_default=True, help="Sample rows to show.")
+@click.option("--width", default=100, show_default=True, help="Characters of text to show per row.")
+def inspect_cmd(path: str, n: int, width: int) -> None:
+    """Show a corpus folder (rows, columns, sample rows, rejection reasons) or a pipeline workdir.
+
+    \b
+    Examples:
+      dataprep inspect work/sample            # one line per stage
+      dataprep inspect work/sample/03-dedup   # one corpus in detail
+    """
+    root = Path(path)
+    if not (root / MANIFEST).exists():
+        stage_dirs = sorted(p for p in root.iterdir() if (p / MANIFEST).exists())
+        if not stage_dirs:
+            raise CorpusError(f"{root}: neither a corpus folder nor a workdir with finished stages")
+        from dataprep.runner import StageRun
+
+        runs = [StageRun(p.name, p, json.loads((p / MANIFEST).read_text()), skipped=True) for p in stage_dirs]
+        click.echo(_summary(runs).replace("cached", "done"))
+        return
+    corpus = Corpus.open(root)
+    m = corpus.manifest
+    click.echo(f"corpus: {root}  (stage {m.get('stage')}, {len(m.get('shards', []))} shards)")
+    click.echo(f"rows: {m.get('rows', 0):,}   in: {m.get('rows_in', 0):,}   rejected: {m.get('rows_rejected', 0):,}"
+               f"   chars in/out: {m.get('chars_in', 0):,} / {m.get('chars_out', 0):,}")
+    click.echo("columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in m.get("schema", [])))
+    if corpus.shard_paths and n > 0:
+        import pyarrow.parquet as pq
+
+        click.echo("sample rows:")
+        shown = 0
+        for p in corpus.shard_paths:
+            for row in pq.read_table(p).slice(0, n - shown).to_pylist():
+                text = str(row.pop("text", "")).replace("\n", "\\n")
+                text = text[:width] + ("…" if len(text) > width else "")
+                click.echo(f"  {row.pop('id', '?')}: {text}")
+                extra = {k: v for k, v in row.items() if v is not None}
+                if extra:
+                    click.echo("    " + json.dumps(extra, ensure_ascii=False, default=str)[:width * 2])
+                shown += 1
+            if shown >= n:
+                break
+    reasons = m.get("reasons", {})
+    if reasons:
+        click.echo("rejected by reason:")
+        for reason, count in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"  {reason:<40}{count:>10,}")
+    counters = m.get("counters", {})
+    if counters:
+        click.echo("counters:")
+        for k, v in counters.items():
+            click.echo(f"  {k:<40}{v:>10,}")
+
+
+# --- stage subcommands, generated from the config dataclasses -----------------------------------
+
+
+def _click_option(name: str, tp: Any, help_text: str, default: Any) -> click.Option:
+    flag = "--" + name.replace("_", "-")
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            tp, origin, args = rest[0], typing.get_origin(rest[0]), typing.get_args(rest[0])
+    shown = "" if default is dataclasses.MISSING else f" [default: {json.dumps(default, ensure_ascii=False, default=str)}]"
+    help_text = (help_text or "") + shown
+    if tp is bool:
+        return click.Option([f"{flag}/--no-{flag[2:]}"], default=None, help=help_text)
+    if origin is Literal:
+        return click.Option([flag], type=click.Choice([str(a) for a in args]), default=None, help=help_text)
+    if origin is list and args and args[0] in (str, int, float):
+        return click.Option([flag], type=args[0], multiple=True, help=help_text + " (repeatable)")
+    if tp in (int, float, str):
+        return click.Option([flag], type=tp, default=None, help=help_text)
+    return click.Option([flag], default=None, metavar="YAML", help=help_text + " (YAML/JSON value)")
+
+
+def _stage_command(name: str, cls: type) -> click.Command:
+    fields = field_help(cls.Config)
+
+    def callback(input: tuple[str, ...] | str, output: str, workers: int | None, quiet: bool, **opts: Any) -> None:
+        import yaml
+
+        if isinstance(input, str):
+            input = (input,)
+        from dataprep.executor import make_executor
+        from dataprep.runner import run_stage
+
+        values: dict[str, Any] = {}
+        for key, value in opts.items():
+            if value is None or value == ():
+                continue
+            tp = fields[key][0]
+            if isinstance(value, str) and not (tp is str or str in typing.get_args(tp) or typing.get_origin(tp) is Literal):
+                value = yaml.safe_load(value)
+            values[key] = list(value) if isinstance(value, tuple) else value
+        if cls.cli_input:
+            values[cls.cli_input] = list(input)
+            source = None
+        else:
+            source = Corpus.open(input[0])
+        stage = cls(parse(cls.Config, values, name))
+        with make_executor("local", workers) as ex:
+            run = run_stage(stage, source, output, ex, quiet=quiet, label=name)
+        click.echo(_summary([run]))
+
+    params: list[click.Parameter] = [
+        click.Option(["-i", "--input"], multiple=bool(cls.cli_input), required=True,
+                     help="Input files or glob patterns (repeatable)." if cls.cli_input else "Input corpus folder."),
+        click.Option(["-o", "--output"], required=True, type=click.Path(file_okay=False), help="Output corpus folder."),
+        click.Option(["--workers"], type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count)."),
+        click.Option(["-q", "--quiet"], is_flag=True, help="No progress bars."),
+    ]
+    for fname, (tp, help_text, default) in fields.items():
+        if fname == cls.cli_input:
+            continue
+        params.append(_click_option(fname, tp, help_text, default))
+    doc = (cls.help or cls.__doc__ or name).strip()
+    return click.Command(name, callback=lambda **kw: callback(**kw), params=params, help=doc,
+                         short_help=doc.splitlines()[0])
+
+
+def _add_stage_commands() -> None:
+    from dataprep.registry import all_stages, extra_commands
+
+    for name, cls in all_stages().items():
+        if name not in cli.commands:
+            cli.add_command(_stage_command(name, cls))
+    for cmd in extra_commands():
+        cli.add_command(cmd)
+
+
+def main() -> None:
+    _add_stage_commands()
+    cli(prog_name="dataprep")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

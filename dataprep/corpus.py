@@ -1,0 +1,157 @@
+"""The corpus on disk: a folder of Parquet shards, ``manifest.json`` and ``_rejected/`` shards.
+
+Every file is written under a temporary name and renamed when complete, so a reader never
+sees half a shard and a killed run leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+REJECTED = "_rejected"
+EDITS = "_edits"
+FORMAT = "dataprep-corpus/1"
+
+# Rejected rows always carry these, on top of whatever columns the document had.
+REJECT_COLUMNS = {"reason": pa.string(), "stage": pa.string()}
+
+
+class CorpusError(RuntimeError):
+    """A corpus folder that cannot be read."""
+
+
+def tmp_path(path: Path) -> Path:
+    return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode())
+
+
+def write_table(table: pa.Table, path: Path) -> int:
+    """Write one Parquet shard atomically; deterministic bytes for the same table. Returns bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    pq.write_table(table, tmp, compression="zstd", row_group_size=32768, write_statistics=False)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path.stat().st_size
+
+
+def clear_temporaries(folder: Path) -> None:
+    """Remove half-written files a killed run left behind."""
+    if folder.exists():
+        for p in folder.rglob(".tmp-*"):
+            p.unlink(missing_ok=True)
+
+
+def schema_json(schema: pa.Schema) -> list[dict]:
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+@dataclass
+class Corpus:
+    """A finished corpus folder (one with a manifest)."""
+
+    path: Path
+    manifest: dict
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Corpus":
+        path = Path(path)
+        mpath = path / MANIFEST
+        if not mpath.exists():
+            if path.is_dir() and any(path.glob("*.parquet")):
+                return cls(path, {"shards": [{"file": p.name} for p in sorted(path.glob("*.parquet"))]})
+            raise CorpusError(f"{path}: not a dataprep corpus (no {MANIFEST}); run a stage that writes one first")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as e:
+            raise CorpusError(f"{mpath}: unreadable manifest ({e})") from None
+        return cls(path, manifest)
+
+    @property
+    def shard_paths(self) -> list[Path]:
+        return [self.path / s["file"] for s in self.manifest.get("shards", [])]
+
+    @property
+    def rejected_paths(self) -> list[Path]:
+        return [self.path / s["file"] for s in self.manifest.get("rejected_shards", [])]
+
+    @property
+    def rows(self) -> int:
+        if "rows" in self.manifest:
+            return int(self.manifest["rows"])
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.shard_paths)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.get("fingerprint") or "unfingerprinted:" + ",".join(
+            f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in self.shard_paths
+        )
+
+    def read_shard(self, i: int, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.shard_paths[i], columns=columns)
+
+    def iter_tables(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        for p in self.shard_paths:
+            yield pq.read_table(p, columns=columns)
+
+    def read_all(self, columns: list[str] | None = None) -> pa.Table:
+        tables = list(self.iter_tables(columns))
+        return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+    def read_rejected(self) -> pa.Table:
+        tables = [pq.read_table(p) for p in self.rejected_paths]
+        return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+
+def rejected_table(rows: pa.Table, reasons: pa.Array | list, stage: str, extra: dict | None = None) -> pa.Table:
+    """Attach ``reason``/``stage`` (and any extra columns such as ``dup_of``) to dropped rows."""
+    n = rows.num_rows
+    out = rows
+    for name, col in {"reason": reasons, "stage": [stage] * n, **(extra or {})}.items():
+        arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else pa.array(col, type=pa.string())
+        if name in out.column_names:
+            out = out.drop_columns([name])
+        out = out.append_column(name, arr)
+    return out
+
+
+def split_by_reason(table: pa.Table, reasons: list[str | None] | pa.Array, stage: str,
+                    extra: dict[str, list] | None = None) -> tuple[pa.Table, pa.Table]:
+    """Split a batch by a reason column: null keeps the row, a string rejects it with that reason.
+
+    Accounting holds by construction: every input row lands in exactly one of the two outputs.
+    """
+    import pyarrow.compute as pc
+
+    reasons = reasons if isinstance(reasons, (pa.Array, pa.ChunkedArray)) else pa.array(reasons, type=pa.string())
+    if len(reasons) != table.num_rows:
+        raise ValueError(f"reason column has {len(reasons)} values for {table.num_rows} rows")
+    dropped = pc.is_valid(reasons)
+    kept = table.filter(pc.invert(dropped))
+    rej_rows = table.filter(dropped)
+    rej_extra = {k: pa.array(v, type=pa.string()).filter(dropped) for k, v in (extra or {}).items()}
+    rejected = rejected_table(rej_rows, reasons.filter(dropped), stage, rej_extra)
+    return kept, rejected

@@ -1,0 +1,276 @@
+"""Runs stages: plans tasks, runs ``prepare`` once, runs tasks on an executor, checks the
+accounting of every task, and writes the manifest last. Reruns skip finished stages and tasks.
+
+Resumption works through fingerprints. A stage's fingerprint hashes its name, version, config
+and its input's fingerprint, so changing a stage's config changes its own fingerprint and that
+of every stage after it. Inside a stage, each finished task leaves ``_tasks/KEY.json`` after its
+shards are renamed into place; a killed run leaves at worst unrenamed temporaries, which are
+deleted, and the rerun computes only the tasks without a marker.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dataprep import __version__
+from dataprep.config import ConfigError, config_hash, option, parse, to_dict
+from dataprep.corpus import FORMAT, MANIFEST, Corpus, atomic_write_bytes, atomic_write_json, clear_temporaries
+from dataprep.executor import Executor, make_executor
+from dataprep.registry import get_stage, load_plugins
+from dataprep.stage import AccountingError, Stage, StageContext, Task, TaskOutput
+
+TASKS_DIR = "_tasks"
+STAGE_FILE = "_stage.json"
+STATE_FILE = "_state.pkl"
+
+_state_cache: dict[str, Any] = {}
+
+
+def _load_state(path: str | None) -> Any:
+    if path is None:
+        return None
+    if path not in _state_cache:
+        _state_cache.clear()
+        with open(path, "rb") as f:
+            _state_cache[path] = pickle.load(f)[1]
+    return _state_cache[path]
+
+
+def check_accounting(stage_name: str, key: str, m: dict) -> None:
+    if m["rows_in"] != m["rows_kept"] + m["rows_rejected"]:
+        raise AccountingError(
+            f"stage {stage_name!r}, task {key}: {m['rows_in']} rows in but {m['rows_kept']} kept + "
+            f"{m['rows_rejected']} rejected; a stage must keep or reject every row"
+        )
+    if sum(m["reasons"].values()) != m["rows_rejected"]:
+        raise AccountingError(f"stage {stage_name!r}, task {key}: rejected rows without a reason")
+
+
+def execute_task(args: tuple[Stage, Task, str | None, str]) -> dict:
+    """Run one task in a worker; write its outputs, check its accounting, then its marker."""
+    stage, task, state_path, out_dir = args
+    out = TaskOutput(Path(out_dir), task.key)
+    stage.run_task(task, _load_state(state_path), out)
+    marker = out.marker()
+    check_accounting(stage.name, task.key, marker)
+    atomic_write_json(Path(out_dir) / TASKS_DIR / f"{task.key}.json", marker)
+    return marker
+
+
+def stage_fingerprint(stage: Stage, input_fingerprint: str) -> str:
+    return config_hash({
+        "format": FORMAT, "stage": stage.name, "version": stage.version,
+        "config": to_dict(stage.config), "input": input_fingerprint,
+    })
+
+
+def _prepare_out_dir(out_dir: Path, fingerprint: str) -> None:
+    """Make ``out_dir`` ours for this fingerprint, wiping output of a different config."""
+    stage_file = out_dir / STAGE_FILE
+    if out_dir.exists() and any(out_dir.iterdir()):
+        try:
+            ours = json.loads(stage_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            ours = None
+        if ours is None and not (out_dir / MANIFEST).exists():
+            raise ConfigError(f"{out_dir}: output folder exists and is not a dataprep stage output; refusing to overwrite it")
+        if ours is None or ours.get("fingerprint") != fingerprint:
+            shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not stage_file.exists():
+        atomic_write_json(stage_file, {"fingerprint": fingerprint})
+    clear_temporaries(out_dir)
+
+
+@dataclass
+class StageRun:
+    name: str
+    out_dir: Path
+    manifest: dict
+    skipped: bool
+    tasks_run: int = 0
+
+
+def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor: Executor, *,
+              quiet: bool = True, label: str | None = None, index: int | None = None) -> StageRun:
+    out_dir = Path(out_dir)
+    input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
+    fp = stage_fingerprint(stage, input_fp)
+    label = label or stage.name
+
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.exists():
+        try:
+            old = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("fingerprint") == fp and all((out_dir / s["file"]).exists() for s in old.get("shards", [])):
+            return StageRun(stage.name, out_dir, old, skipped=True)
+
+    t0 = time.time()
+    _prepare_out_dir(out_dir, fp)
+    ctx = StageContext(source=source, out_dir=out_dir, executor=executor, quiet=quiet)
+    tasks = stage.tasks(source)
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise AccountingError(f"stage {stage.name!r} planned two tasks with the same key")
+
+    state_path = out_dir / STATE_FILE
+    state = stage.prepare(ctx)
+    state_file: str | None = None
+    if state is not None:
+        atomic_write_bytes(state_path, pickle.dumps((fp, state), protocol=5))
+        state_file = str(state_path)
+
+    markers_dir = out_dir / TASKS_DIR
+    pending = [t for t in tasks if not (markers_dir / f"{t.key}.json").exists()]
+    _run_tasks(stage, pending, state_file, out_dir, executor, quiet, label, tasks)
+
+    markers = [json.loads((markers_dir / f"{t.key}.json").read_text()) for t in tasks]
+    for t, m in zip(tasks, markers):
+        check_accounting(stage.name, t.key, m)
+    manifest = build_manifest(stage, markers, fp, source, input_fp, index)
+    manifest["tasks"] = len(tasks)
+    manifest["tasks_run"] = len(pending)
+    manifest["tasks_skipped"] = len(tasks) - len(pending)
+    stage.finish(ctx, manifest)
+    manifest["wall_time_s"] = round(time.time() - t0, 3)
+    atomic_write_json(manifest_path, manifest)
+    return StageRun(stage.name, out_dir, manifest, skipped=False, tasks_run=len(pending))
+
+
+def _run_tasks(stage: Stage, pending: list[Task], state_file: str | None, out_dir: Path, executor: Executor,
+               quiet: bool, label: str, all_tasks: list[Task]) -> None:
+    from tqdm import tqdm
+
+    total = sum(t.weight for t in all_tasks)
+    done_weight = total - sum(t.weight for t in pending)
+    unit = stage.progress_unit
+    bar = tqdm(total=total, initial=done_weight, unit=unit, unit_scale=True, desc=label, file=sys.stderr,
+               disable=quiet or not pending, dynamic_ncols=True, leave=True)
+    rows = 0
+    t0 = time.time()
+    try:
+        items = [(stage, t, state_file, str(out_dir)) for t in pending]
+        for i, marker in executor.imap_unordered(execute_task, items):
+            rows += marker["rows_in"]
+            bar.update(pending[i].weight)
+            if unit != "docs":
+                bar.set_postfix_str(f"{rows / max(time.time() - t0, 1e-9):,.0f} docs/s", refresh=False)
+    finally:
+        bar.close()
+
+
+def build_manifest(stage: Stage, markers: list[dict], fingerprint: str, source: Corpus | None,
+                   input_fp: str, index: int | None) -> dict:
+    totals = {k: sum(m[k] for m in markers) for k in ("rows_in", "rows_kept", "rows_rejected", "chars_in", "chars_out")}
+    reasons: dict[str, int] = {}
+    counters: dict[str, int] = {}
+    for m in markers:
+        for k, v in m["reasons"].items():
+            reasons[k] = reasons.get(k, 0) + v
+        for k, v in m["counters"].items():
+            counters[k] = counters.get(k, 0) + v
+    schema = next((m["schema"] for m in markers if m["schema"]), [])
+    return {
+        "format": FORMAT,
+        "created_by": f"dataprep {__version__}",
+        "stage": stage.name,
+        "stage_index": index,
+        "config": to_dict(stage.config),
+        "config_hash": config_hash(to_dict(stage.config)),
+        "fingerprint": fingerprint,
+        "input": {"path": str(source.path) if source else None, "fingerprint": input_fp},
+        "rows": totals["rows_kept"],
+        **totals,
+        "reasons": dict(sorted(reasons.items())),
+        "counters": dict(sorted(counters.items())),
+        "schema": schema,
+        "shards": [s for m in markers for s in m["shards"]],
+        "rejected_shards": [s for m in markers for s in m["rejected_shards"]],
+        "files": [f for m in markers for f in m["files"]],
+    }
+
+
+# --- pipelines ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineConfig:
+    stages: list[Any] = option(help="Stages in order, each a one-key mapping: `- dedup: {method: minhash}`.")
+    workdir: str = option("work", help="Folder for stage outputs (WORKDIR/NN-stage/).")
+    workers: int = option(0, help="Worker processes; 0 = CPU count. Output is identical for any value.")
+    seed: int = option(0, help="Seed given to every stage that has a `seed` option and does not set its own.")
+    executor: Literal["local"] = option("local", help="Where tasks run: `local` processes.")
+    plugins: list[str] = option([], help="Python modules to import first; they may @register extra stages.")
+
+    def validate(self) -> None:
+        if self.workers < 0:
+            raise ConfigError("workers: must be >= 0")
+        if not self.stages:
+            raise ConfigError("stages: a pipeline needs at least one stage")
+
+
+def parse_pipeline(data: Any, origin: str = "config") -> tuple[PipelineConfig, list[Stage]]:
+    """Validate a whole pipeline (every stage's options) before any work starts."""
+    try:
+        pipe = parse(PipelineConfig, data)
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from None
+    load_plugins(pipe.plugins)
+    stages = []
+    for i, entry in enumerate(pipe.stages):
+        where = f"stages[{i}]"
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            raise ConfigError(f"{origin}: {where}: expected a one-key mapping such as `- clean: {{}}`, got {entry!r}")
+        (name, opts), = entry.items()
+        try:
+            cls = get_stage(str(name))
+        except ConfigError as e:
+            raise ConfigError(f"{origin}: {where}: {e}") from None
+        opts = dict(opts or {}) if isinstance(opts, dict) or opts is None else opts
+        if isinstance(opts, dict) and "seed" in cls.Config.__dataclass_fields__ and "seed" not in opts:
+            opts["seed"] = pipe.seed
+        try:
+            stages.append(cls(parse(cls.Config, opts, f"{where}.{name}")))
+        except ConfigError as e:
+            raise ConfigError(f"{origin}: {e}") from None
+    return pipe, stages
+
+
+def load_pipeline(path: str | Path) -> tuple[PipelineConfig, list[Stage]]:
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    return parse_pipeline(data, str(path))
+
+
+def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | None = None,
+                 workers: int | None = None, quiet: bool = True) -> list[StageRun]:
+    root = Path(workdir or pipe.workdir)
+    root.mkdir(parents=True, exist_ok=True)
+    runs: list[StageRun] = []
+    source: Corpus | None = None
+    with make_executor(pipe.executor, workers if workers is not None else (pipe.workers or None)) as ex:
+        for i, stage in enumerate(stages, start=1):
+            out_dir = root / f"{i:02d}-{stage.name}"
+            if stage.takes_corpus and source is None:
+                raise ConfigError(f"stages[{i - 1}]: stage {stage.name!r} needs an input corpus; start with `ingest`")
+            run = run_stage(stage, source if stage.takes_corpus else None, out_dir, ex, quiet=quiet,
+                            label=f"{i:02d}-{stage.name}", index=i)
+            runs.append(run)
+            source = Corpus(out_dir, run.manifest)
+    return runs

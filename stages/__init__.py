@@ -1,0 +1,1 @@
+"""Pipeline stages; each registers itself through the `dataprep.stages` entry-point group."""

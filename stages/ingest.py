@@ -1,0 +1,495 @@
+"""ingest: read JSONL (plain/.gz/.zst/.bz2/.xz), Parquet, text files and HuggingFace datasets into
+Parquet shards with columns ``id, text, origin, <promoted fields>, meta``.
+
+Every input record is either kept or written to ``_rejected/`` with a reason and its
+``file:line``; ``strict: true`` stops at the first bad record with the same message instead.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import lzma
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional
+
+import orjson
+import pyarrow as pa
+
+from dataprep.config import ConfigError, config_hash, option
+from dataprep.corpus import REJECT_COLUMNS
+from dataprep.stage import Stage, StageError, Task, TaskOutput
+
+JSONL_EXT = (".jsonl", ".json", ".ndjson")
+TEXT_EXT = (".txt", ".text", ".md")
+COMPRESSED_EXT = (".gz", ".zst", ".zstd", ".bz2", ".xz")
+RAW_PREVIEW_CHARS = 2000
+MiB = 1 << 20
+NEWLINE = b"\n"
+
+
+@dataclass
+class IngestConfig:
+    paths: list[str] = option([], help="Input files, folders or glob patterns (`data/**/*.jsonl.gz`); "
+                                       "for format `hf`, a dataset name or local data folder.")
+    format: Literal["auto", "jsonl", "parquet", "text", "hf_disk", "hf"] = option(
+        "auto", help="Input format; `auto` goes by file extension (a `save_to_disk` folder is `hf_disk`).")
+    text_field: str = option("text", help="Field holding the document text; dotted path for nested JSON (`doc.body`).")
+    id_field: Optional[str] = option("id", help="Field holding a document id (dotted path). Records without one get "
+                                                "a stable generated id `FILE:LINE`; null always generates.")
+    promote: list[str] = option(["url", "source"], help="Top-level fields kept as their own string columns "
+                                                         "(non-strings JSON-encoded; missing -> null).")
+    metadata: Literal["json", "drop"] = option("json", help="Other fields: `json` keeps them as one JSON object "
+                                                            "in the `meta` column; `drop` discards them.")
+    text_mode: Literal["file", "line"] = option("file", help="Text files: one document per file, or per line.")
+    shard_rows: int = option(100_000, help="Start a new output shard after this many documents.")
+    shard_bytes: int = option(64 * MiB, help="... or after this many bytes of text.")
+    max_doc_bytes: int = option(10 * MiB, help="Documents with more UTF-8 bytes of text are rejected (`ingest:too_large`).")
+    chunk_bytes: int = option(256 * MiB, help="Plain JSONL files larger than this are split into parallel tasks.")
+    strict: bool = option(False, help="Fail at the first bad record instead of rejecting it.")
+    hf_split: str = option("train", help="Split to read from a HuggingFace dataset.")
+    hf_config: Optional[str] = option(None, help="Config (subset) name of a HuggingFace dataset.")
+
+    def validate(self) -> None:
+        if not self.paths:
+            raise ConfigError("paths: at least one input path or pattern is required")
+        for name in ("shard_rows", "shard_bytes", "max_doc_bytes", "chunk_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}: must be > 0")
+
+
+# --- input discovery ----------------------------------------------------------------------------
+
+
+def _strip_compression(name: str) -> str:
+    for ext in COMPRESSED_EXT:
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def detect_format(path: Path) -> str | None:
+    if path.is_dir():
+        return "hf_disk" if (path / "dataset_info.json").exists() or (path / "state.json").exists() or (
+            path / "dataset_dict.json").exists() else None
+    name = _strip_compression(path.name.lower())
+    if name.endswith(JSONL_EXT):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith(TEXT_EXT):
+        return "text"
+    return None
+
+
+def expand_paths(patterns: list[str], fmt: str) -> list[tuple[Path, str]]:
+    """Expand patterns and folders into (file, format), sorted, each file once."""
+    found: dict[Path, str] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if not matches or not all(os.path.exists(m) for m in matches):
+            raise ConfigError(f"ingest.paths: nothing matches {pattern!r}")
+        for m in matches:
+            p = Path(m)
+            kind = fmt if fmt != "auto" else detect_format(p)
+            if p.is_dir() and kind != "hf_disk":
+                inner = sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith("."))
+                for q in inner:
+                    k = fmt if fmt != "auto" else detect_format(q)
+                    if k is not None:
+                        found.setdefault(q, k)
+                continue
+            if kind is None:
+                raise ConfigError(f"ingest.paths: cannot tell the format of {m!r} from its name; set `format:`")
+            found.setdefault(p, kind)
+    if not found:
+        raise ConfigError(f"ingest.paths: no input files found in {patterns}")
+    return sorted(found.items(), key=lambda kv: str(kv[0]))
+
+
+def relative_names(paths: list[Path]) -> dict[Path, str]:
+    """Short stable names for generated ids: paths relative to the inputs' common folder."""
+    absolute = [p.resolve() for p in paths]
+    if len(absolute) == 1:
+        base = absolute[0].parent
+    else:
+        base = Path(os.path.commonpath(absolute))
+    return {p: (a.relative_to(base).as_posix() if a != base else a.name) for p, a in zip(paths, absolute)}
+
+
+def open_binary(path: Path) -> io.BufferedIOBase:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".xz"):
+        return lzma.open(path, "rb")
+    if name.endswith((".zst", ".zstd")):
+        import zstandard
+
+        raw = open(path, "rb")
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True),
+                                 buffer_size=MiB)
+    return open(path, "rb", buffering=MiB)
+
+
+def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int, int]]:
+    """Split a plain file at line boundaries into (start, end, first_line) ranges of ~chunk_bytes."""
+    size = path.stat().st_size
+    if size <= chunk_bytes:
+        return [(0, size, 1)]
+    bounds = [0]
+    with open(path, "rb") as f:
+        while bounds[-1] + chunk_bytes < size:
+            f.seek(bounds[-1] + chunk_bytes)
+            f.readline()
+            pos = f.tell()
+            if pos >= size:
+                break
+            bounds.append(pos)
+        bounds.append(size)
+        chunks, line = [], 1
+        for start, end in zip(bounds, bounds[1:]):
+            chunks.append((start, end, line))
+            f.seek(start)
+            remaining = end - start
+            while remaining:
+                block = f.read(min(remaining, 16 * MiB))
+                line += block.count(b"\n")
+                remaining -= len(block)
+    return chunks
+
+
+# --- record handling ----------------------------------------------------------------------------
+
+
+class Bad(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def get_path(record: dict, dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def without_path(record: dict, dotted: str) -> dict:
+    """A copy of ``record`` without the leaf at ``dotted`` (copies only the dicts on the path)."""
+    head, _, rest = dotted.partition(".")
+    if head not in record:
+        return record
+    out = dict(record)
+    if rest:
+        if isinstance(out[head], dict):
+            out[head] = without_path(out[head], rest)
+    else:
+        del out[head]
+    return out
+
+
+class ShardBuilder:
+    """Accumulates kept and rejected records; flushes a shard at the row/byte limit."""
+
+    def __init__(self, cfg: IngestConfig, out: TaskOutput):
+        self.cfg = cfg
+        self.out = out
+        self.cols: dict[str, list] = {}
+        self.text_bytes = 0
+        self.rejected: list[dict] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.cols = {"id": [], "text": [], "origin": [], **{k: [] for k in self.cfg.promote}}
+        if self.cfg.metadata == "json":
+            self.cols["meta"] = []
+        self.text_bytes = 0
+
+    def record(self, rec: Any, origin: str, generated_id: str) -> None:
+        """Validate one parsed record and keep it, or raise Bad."""
+        cfg = self.cfg
+        if not isinstance(rec, dict):
+            raise Bad("ingest:not_an_object", f"expected a JSON object, got {type(rec).__name__}")
+        text = get_path(rec, cfg.text_field)
+        if text is None:
+            raise Bad("ingest:missing_text", f"no {cfg.text_field!r} field")
+        if not isinstance(text, str):
+            raise Bad("ingest:text_not_string", f"{cfg.text_field!r} is {type(text).__name__}, not a string")
+        if not text.strip():
+            raise Bad("ingest:empty_text", f"{cfg.text_field!r} is empty or whitespace")
+        nbytes = len(text.encode("utf-8", "surrogatepass"))
+        if nbytes > cfg.max_doc_bytes:
+            raise Bad("ingest:too_large", f"text has {nbytes:,} bytes, over max_doc_bytes={cfg.max_doc_bytes:,}")
+        doc_id: Any = get_path(rec, cfg.id_field) if cfg.id_field else None
+        if doc_id is None:
+            doc_id = generated_id
+            self.out.count("generated_ids")
+        elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+            raise Bad("ingest:bad_id", f"{cfg.id_field!r} is {type(doc_id).__name__}; ids must be strings or integers")
+        rest = without_path(rec, cfg.text_field)
+        if cfg.id_field:
+            rest = without_path(rest, cfg.id_field)
+        self.keep(str(doc_id), text, origin, rest, nbytes)
+
+    def keep(self, doc_id: str, text: str, origin: str, rest: dict, nbytes: int) -> None:
+        self.out.rows_in += 1
+        cols = self.cols
+        cols["id"].append(doc_id)
+        cols["text"].append(text)
+        cols["origin"].append(origin)
+        for key in self.cfg.promote:
+            value = rest.pop(key, None) if key in rest else None
+            cols[key].append(value if value is None or isinstance(value, str) else orjson.dumps(value).decode())
+        if self.cfg.metadata == "json":
+            cols["meta"].append(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS, default=str).decode() if rest else None)
+        self.text_bytes += nbytes
+        if len(cols["id"]) >= self.cfg.shard_rows or self.text_bytes >= self.cfg.shard_bytes:
+            self.flush()
+
+    def reject(self, origin: str, reason: str, detail: str, raw: bytes | str, doc_id: str | None = None) -> None:
+        if self.cfg.strict:
+            raise StageError(f"{origin}: {reason}: {detail}")
+        self.out.rows_in += 1
+        text = raw if isinstance(raw, str) else raw[: RAW_PREVIEW_CHARS * 4].decode("utf-8", "replace")
+        self.rejected.append({"id": doc_id, "origin": origin, "reason": reason, "stage": "ingest", "detail": detail,
+                              "raw": text[:RAW_PREVIEW_CHARS], "raw_bytes": len(raw)})
+
+    def flush(self) -> None:
+        if self.cols["id"]:
+            types = {"id": pa.string(), "text": pa.large_string(), "origin": pa.string(), "meta": pa.string(),
+                     **{k: pa.string() for k in self.cfg.promote}}
+            table = pa.table({k: pa.array(v, type=types[k]) for k, v in self.cols.items()})
+            self.out.chars_in += sum(map(len, self.cols["text"]))
+            self.out.write_kept(table, numbered=True)
+            self._reset()
+
+    def close(self) -> None:
+        self.flush()
+        if self.rejected:
+            schema = pa.schema([("id", pa.string()), ("origin", pa.string()), *REJECT_COLUMNS.items(),
+                                ("detail", pa.string()), ("raw", pa.string()), ("raw_bytes", pa.int64())])
+            self.out.write_rejected(pa.Table.from_pylist(self.rejected, schema=schema))
+            self.rejected = []
+
+
+# --- readers ------------------------------------------------------------------------------------
+
+
+def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1) -> None:
+    line_no = first_line - 1
+    try:
+        with open_binary(path) as f:
+            if start:
+                f.seek(start)
+            pos = start
+            for raw in f:
+                line_no += 1
+                pos += len(raw)
+                _jsonl_line(raw, line_no, rel, b)
+                if end is not None and pos >= end:
+                    break
+    except (EOFError, OSError, ValueError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise StageError(f"{path}: file disappeared during ingest") from None
+        detail = (f"compressed file is damaged or truncated; {line_no:,} lines were read before the damage "
+                  f"and are kept: {type(e).__name__}: {e}")
+        print(f"warning: {path}: {detail}", file=sys.stderr)
+        b.reject(f"{rel}:{line_no + 1}", "ingest:truncated_file", detail, b"")
+
+
+def _jsonl_line(raw: bytes, line_no: int, rel: str, b: ShardBuilder) -> None:
+    if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        b.out.count("bom_stripped")
+    raw = raw.rstrip(b"\r\n")
+    if not raw.strip():
+        b.out.count("blank_lines")
+        return
+    origin = f"{rel}:{line_no}"
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as u:
+            b.reject(origin, "ingest:invalid_utf8", f"invalid UTF-8 at byte {u.start}", raw)
+            return
+        b.reject(origin, "ingest:invalid_json", str(e), raw)
+        return
+    try:
+        b.record(rec, origin, origin)
+    except Bad as bad:
+        doc_id = get_path(rec, b.cfg.id_field) if isinstance(rec, dict) and b.cfg.id_field else None
+        b.reject(origin, bad.reason, bad.detail, raw, doc_id if isinstance(doc_id, str) else None)
+
+
+def _records(batches: Iterator[dict[str, list]], rel: str, b: ShardBuilder) -> None:
+    row = 0
+    for batch in batches:
+        names = list(batch)
+        for values in zip(*(batch[n] for n in names)):
+            row += 1
+            rec = dict(zip(names, values))
+            origin = f"{rel}:{row}"
+            try:
+                b.record(rec, origin, origin)
+            except Bad as bad:
+                b.reject(origin, bad.reason, bad.detail, orjson.dumps(rec, default=str)[:RAW_PREVIEW_CHARS])
+
+
+def read_parquet(path: Path, rel: str, b: ShardBuilder) -> None:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise StageError(f"{path}: not a readable Parquet file ({e})") from None
+    _records((batch.to_pydict() for batch in pf.iter_batches(batch_size=4096)), rel, b)
+
+
+def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
+    try:
+        with open_binary(path) as f:
+            data = f.read()
+    except (EOFError, OSError) as e:
+        b.reject(f"{rel}:1", "ingest:truncated_file", f"unreadable or truncated file: {e}", b"")
+        return
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        b.out.count("bom_stripped")
+    if b.cfg.text_mode == "file":
+        pieces = [(1, data)]
+    else:
+        pieces = list(enumerate(data.split(b"\n"), start=1))
+    for line_no, raw in pieces:
+        origin = rel if b.cfg.text_mode == "file" else f"{rel}:{line_no}"
+        if b.cfg.text_mode == "line":
+            raw = raw.rstrip(b"\r")
+            if not raw.strip():
+                b.out.count("blank_lines")
+                continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as u:
+            where = f"{rel}:{raw.count(NEWLINE, 0, u.start) + 1}" if b.cfg.text_mode == "file" else origin
+            b.reject(where, "ingest:invalid_utf8", f"invalid UTF-8 at byte {u.start}", raw)
+            continue
+        try:
+            b.record({"text": text}, origin if b.cfg.text_mode == "line" else f"{rel}:1", origin)
+        except Bad as bad:
+            b.reject(origin, bad.reason, bad.detail, raw)
+
+
+def read_hf(path: str, rel: str, b: ShardBuilder, from_disk: bool) -> None:
+    try:
+        import datasets
+    except ImportError:
+        raise StageError("reading HuggingFace datasets needs the `datasets` package: pip install datasets") from None
+    cfg = b.cfg
+    try:
+        if from_disk:
+            ds = datasets.load_from_disk(path)
+            if isinstance(ds, datasets.DatasetDict):
+                if cfg.hf_split not in ds:
+                    raise StageError(f"{path}: no split {cfg.hf_split!r}; splits: {', '.join(ds)}")
+                ds = ds[cfg.hf_split]
+            batches = ds.iter(batch_size=1000)
+        else:
+            ds = datasets.load_dataset(path, cfg.hf_config, split=cfg.hf_split, streaming=True)
+            batches = ds.iter(batch_size=1000)
+        _records(batches, rel, b)
+    except (FileNotFoundError, ValueError, ConnectionError) as e:
+        raise StageError(f"{path}: cannot load HuggingFace dataset: {e}") from None
+
+
+# --- the stage ----------------------------------------------------------------------------------
+
+
+class IngestStage(Stage):
+    """Read raw files into a corpus: JSONL (.gz/.zst/.bz2/.xz), Parquet, text, HuggingFace datasets.
+
+    Writes `id, text, origin` (FILE:LINE of the record), the promoted fields (`url`, `source` by
+    default) and `meta` (the other fields as JSON). Bad records (invalid JSON or UTF-8, missing,
+    non-string or empty text, over max_doc_bytes, damaged compressed files) go to _rejected/
+    with reason and FILE:LINE, or stop the run with --strict.
+
+    \b
+    Examples:
+      dataprep ingest -i 'crawl/*.jsonl.zst' -o work/raw
+      dataprep ingest -i dump.parquet -o work/raw --text-field content --id-field doc_id
+      dataprep ingest -i books/ --format text -o work/books
+      dataprep ingest -i my_hf_dataset/ --format hf_disk -o work/raw
+    """
+
+    name = "ingest"
+    Config = IngestConfig
+    takes_corpus = False
+    progress_unit = "B"
+    cli_input = "paths"
+
+    def _inputs(self) -> list[tuple[Path, str]]:
+        if self.config.format == "hf":
+            return [(Path(p), "hf") for p in self.config.paths]
+        return expand_paths(self.config.paths, self.config.format)
+
+    def source_fingerprint(self) -> str:
+        items = []
+        for p, kind in self._inputs():
+            if p.exists():
+                files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
+                items.append([str(p.resolve()), kind, [(str(q), q.stat().st_size, q.stat().st_mtime_ns) for q in files]])
+            else:
+                items.append([str(p), kind])
+        return config_hash(items)
+
+    def tasks(self, source: Any) -> list[Task]:
+        inputs = self._inputs()
+        rel = relative_names([p for p, _ in inputs])
+        tasks = []
+        for i, (path, kind) in enumerate(inputs):
+            size = _size(path)
+            base = (("path", str(path)), ("kind", kind), ("rel", rel[path] if kind != "hf" else str(path)))
+            if kind == "jsonl" and detect_compression(path) is None and size > self.config.chunk_bytes:
+                for j, (start, end, first) in enumerate(line_chunks(path, self.config.chunk_bytes)):
+                    tasks.append(Task(f"part-{i:05d}-{j:03d}", (str(path),),
+                                      base + (("start", start), ("end", end), ("first_line", first)), end - start))
+            else:
+                tasks.append(Task(f"part-{i:05d}", (str(path),), base, max(size, 1)))
+        return tasks
+
+    def run_task(self, task: Task, state: Any, out: TaskOutput) -> None:
+        b = ShardBuilder(self.config, out)
+        path, kind, rel = Path(task.param("path")), task.param("kind"), task.param("rel")
+        if kind == "jsonl":
+            read_jsonl(path, rel, b, task.param("start", 0), task.param("end"), task.param("first_line", 1))
+        elif kind == "parquet":
+            read_parquet(path, rel, b)
+        elif kind == "text":
+            read_text(path, rel, b)
+        else:
+            read_hf(str(path), rel, b, from_disk=(kind == "hf_disk"))
+        b.close()
+
+
+def detect_compression(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((ext for ext in COMPRESSED_EXT if name.endswith(ext)), None)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(q.stat().st_size for q in path.rglob("*") if q.is_file())
+    return 1
