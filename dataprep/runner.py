@@ -117,17 +117,21 @@ def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor
     t0 = time.time()
     _prepare_out_dir(out_dir, fp)
     ctx = StageContext(source=source, out_dir=out_dir, executor=executor, quiet=quiet)
-    tasks = stage.tasks(source)
+    state_path = out_dir / STATE_FILE
+    state_file: str | None = None
+    if state_path.exists():  # a resumed run reuses the finished global pass
+        with open(state_path, "rb") as f:
+            saved_fp, state = pickle.load(f)
+        state_file = str(state_path) if saved_fp == fp else None
+    if state_file is None:
+        state = stage.prepare(ctx)
+        if state is not None:
+            atomic_write_bytes(state_path, pickle.dumps((fp, state), protocol=5))
+            state_file = str(state_path)
+    tasks = stage.tasks(source, state)
     keys = [t.key for t in tasks]
     if len(set(keys)) != len(keys):
         raise AccountingError(f"stage {stage.name!r} planned two tasks with the same key")
-
-    state_path = out_dir / STATE_FILE
-    state = stage.prepare(ctx)
-    state_file: str | None = None
-    if state is not None:
-        atomic_write_bytes(state_path, pickle.dumps((fp, state), protocol=5))
-        state_file = str(state_path)
 
     markers_dir = out_dir / TASKS_DIR
     pending = [t for t in tasks if not (markers_dir / f"{t.key}.json").exists()]

@@ -139,8 +139,9 @@ class TaskOutput:
 class Stage:
     """Base class. Subclasses set ``name``, ``Config`` and ``help``; most override ``apply``.
 
-    - ``tasks(source)``: the units of work (default: one per input shard, same name out).
-    - ``prepare(ctx)``: optional global pass; its picklable result is given to every task.
+    - ``prepare(ctx)``: optional global pass; its picklable result (the state) is saved, reused
+      by a resumed run, and given to ``tasks`` and to every task.
+    - ``tasks(source, state)``: the units of work (default: one per input shard, same name out).
     - ``run_task(task, state, out)``: default reads the shard, calls ``apply``, writes results.
     - ``apply(table, state) -> (kept, rejected)``: pure, per shard.
     - ``finish(ctx, manifest)``: optional; add stage-wide files or totals to the manifest.
@@ -157,7 +158,7 @@ class Stage:
     def __init__(self, config: Any):
         self.config = config
 
-    def tasks(self, source: Corpus | None) -> list[Task]:
+    def tasks(self, source: Corpus | None, state: Any = None) -> list[Task]:
         assert source is not None
         tasks = []
         for i, shard in enumerate(source.manifest.get("shards", [])):

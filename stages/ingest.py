@@ -453,7 +453,7 @@ class IngestStage(Stage):
                 items.append([str(p), kind])
         return config_hash(items)
 
-    def tasks(self, source: Any) -> list[Task]:
+    def tasks(self, source: Any, state: Any = None) -> list[Task]:
         inputs = self._inputs()
         rel = relative_names([p for p, _ in inputs])
         tasks = []
