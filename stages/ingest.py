@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from dataprep.config import ConfigError, config_hash, option
 from dataprep.corpus import REJECT_COLUMNS
-from dataprep.stage import Stage, StageError, Task, TaskOutput
+from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput
 
 JSONL_EXT = (".jsonl", ".json", ".ndjson")
 TEXT_EXT = (".txt", ".text", ".md")
@@ -52,6 +52,8 @@ class IngestConfig:
     max_doc_bytes: int = option(10 * MiB, help="Documents with more UTF-8 bytes of text are rejected (`ingest:too_large`).")
     chunk_bytes: int = option(256 * MiB, help="Plain JSONL files larger than this are split into parallel tasks.")
     strict: bool = option(False, help="Fail at the first bad record instead of rejecting it.")
+    duplicate_ids: Literal["error", "warn"] = option("error", help="Ids must be unique across the corpus: "
+                                                     "`error` stops after ingest naming a repeated id, `warn` counts them.")
     hf_split: str = option("train", help="Split to read from a HuggingFace dataset.")
     hf_config: Optional[str] = option(None, help="Config (subset) name of a HuggingFace dataset.")
 
@@ -131,12 +133,50 @@ def open_binary(path: Path) -> io.BufferedIOBase:
     if name.endswith(".xz"):
         return lzma.open(path, "rb")
     if name.endswith((".zst", ".zstd")):
+        return io.BufferedReader(ZstdReader(path), buffer_size=MiB)
+    return open(path, "rb", buffering=MiB)
+
+
+class ZstdReader(io.RawIOBase):
+    """Streams every frame of a .zst file and raises EOFError if the last frame is cut short
+    (zstandard's own stream reader ends quietly on a truncated file)."""
+
+    def __init__(self, path: Path):
         import zstandard
 
-        raw = open(path, "rb")
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True),
-                                 buffer_size=MiB)
-    return open(path, "rb", buffering=MiB)
+        self._zstd = zstandard
+        self._file = open(path, "rb")
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            chunk = self._file.read(MiB)
+            if not chunk:
+                if self._fed and not self._obj.eof:
+                    raise EOFError("zstd stream ended before the end of its last frame")
+                return 0
+            while chunk:
+                if self._obj.eof:
+                    self._obj = self._zstd.ZstdDecompressor().decompressobj()
+                self._fed = True
+                try:
+                    self._buf += self._obj.decompress(chunk)
+                except self._zstd.ZstdError as e:
+                    raise EOFError(f"damaged zstd data: {e}") from None
+                chunk = self._obj.unused_data if self._obj.eof else b""
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int, int]]:
@@ -480,6 +520,41 @@ class IngestStage(Stage):
         else:
             read_hf(str(path), rel, b, from_disk=(kind == "hf_disk"))
         b.close()
+
+    def finish(self, ctx: StageContext, manifest: dict) -> None:
+        check_unique_ids(ctx, manifest, self.config.duplicate_ids)
+
+
+def check_unique_ids(ctx: StageContext, manifest: dict, policy: str) -> None:
+    """Find repeated ids with 8 bytes per document (xxh64 of each id), then name one."""
+    import numpy as np
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    def id_hashes(table: pa.Table) -> np.ndarray:
+        return pl.from_arrow(table["id"]).hash(seed=0).to_numpy()
+
+    paths = [ctx.out_dir / s["file"] for s in manifest["shards"]]
+    hashes = [id_hashes(pq.read_table(p, columns=["id"])) for p in paths]
+    if not hashes:
+        return
+    allh = np.sort(np.concatenate(hashes))
+    repeated = allh[1:][allh[1:] == allh[:-1]]
+    if len(repeated) == 0:
+        return
+    manifest["counters"]["duplicate_ids"] = int(len(repeated))
+    target = int(repeated[0])
+    seen = []
+    for p in paths:
+        t = pq.read_table(p, columns=["id", "origin"])
+        t = t.filter(pa.array(id_hashes(t) == target))
+        seen.extend(zip(t["id"].to_pylist(), t["origin"].to_pylist()))
+    msg = (f"{len(repeated):,} documents repeat an id already used, e.g. {seen[0][0]!r} at "
+           f"{', '.join(o for _, o in seen[:3])}; set `id_field: null` to generate FILE:LINE ids, "
+           f"or `duplicate_ids: warn`")
+    if policy == "error":
+        raise StageError(msg)
+    print(f"warning: {msg}", file=sys.stderr)
 
 
 def detect_compression(path: Path) -> str | None:

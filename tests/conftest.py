@@ -1,0 +1,40 @@
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).parent / "plugins"))
+
+
+def read_corpus(folder: Path) -> list[dict]:
+    """All kept rows of a corpus folder, in manifest order."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    rows = []
+    for shard in manifest["shards"]:
+        rows.extend(pq.read_table(Path(folder) / shard["file"]).to_pylist())
+    return rows
+
+
+def read_rejected(folder: Path) -> list[dict]:
+    manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    rows = []
+    for shard in manifest["rejected_shards"]:
+        rows.extend(pq.read_table(Path(folder) / shard["file"]).to_pylist())
+    return rows
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"reference data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
