@@ -399,36 +399,58 @@ def read_parquet(path: Path, rel: str, b: ShardBuilder) -> None:
 
 
 def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
+    """A text file: one document (text_mode=file) or one per non-blank line (text_mode=line)."""
+    if b.cfg.text_mode == "line":
+        read_text_lines(path, rel, b)
+        return
     try:
         with open_binary(path) as f:
-            data = f.read()
+            data = f.read(b.cfg.max_doc_bytes + 4)
+            over = bool(f.read(1))
     except (EOFError, OSError) as e:
         b.reject(f"{rel}:1", "ingest:truncated_file", f"unreadable or truncated file: {e}", b"")
         return
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         b.out.count("bom_stripped")
-    if b.cfg.text_mode == "file":
-        pieces = [(1, data)]
-    else:
-        pieces = list(enumerate(data.split(b"\n"), start=1))
-    for line_no, raw in pieces:
-        origin = rel if b.cfg.text_mode == "file" else f"{rel}:{line_no}"
-        if b.cfg.text_mode == "line":
-            raw = raw.rstrip(b"\r")
-            if not raw.strip():
-                b.out.count("blank_lines")
-                continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as u:
-            where = f"{rel}:{raw.count(NEWLINE, 0, u.start) + 1}" if b.cfg.text_mode == "file" else origin
-            b.reject(where, "ingest:invalid_utf8", f"invalid UTF-8 at byte {u.start}", raw)
-            continue
-        try:
-            b.record({"text": text}, origin if b.cfg.text_mode == "line" else f"{rel}:1", origin)
-        except Bad as bad:
-            b.reject(origin, bad.reason, bad.detail, raw)
+    if over:
+        b.reject(f"{rel}:1", "ingest:too_large", f"file is over max_doc_bytes={b.cfg.max_doc_bytes:,}", data)
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as u:
+        where = f"{rel}:{data.count(NEWLINE, 0, u.start) + 1}"
+        b.reject(where, "ingest:invalid_utf8", f"invalid UTF-8 at byte {u.start}", data)
+        return
+    try:
+        b.record({"text": text}, f"{rel}:1", rel)
+    except Bad as bad:
+        b.reject(f"{rel}:1", bad.reason, bad.detail, data)
+
+
+def read_text_lines(path: Path, rel: str, b: ShardBuilder) -> None:
+    line_no = 0
+    try:
+        with open_binary(path) as f:
+            for raw in f:
+                line_no += 1
+                if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                    b.out.count("bom_stripped")
+                raw = raw.rstrip(b"\r\n")
+                if not raw.strip():
+                    b.out.count("blank_lines")
+                    continue
+                origin = f"{rel}:{line_no}"
+                try:
+                    b.record({"text": raw.decode("utf-8")}, origin, origin)
+                except UnicodeDecodeError as u:
+                    b.reject(origin, "ingest:invalid_utf8", f"invalid UTF-8 at byte {u.start}", raw)
+                except Bad as bad:
+                    b.reject(origin, bad.reason, bad.detail, raw)
+    except (EOFError, OSError) as e:
+        b.reject(f"{rel}:{line_no + 1}", "ingest:truncated_file",
+                 f"damaged or truncated file; {line_no:,} lines were read before the damage: {e}", b"")
 
 
 def read_hf(path: str, rel: str, b: ShardBuilder, from_disk: bool) -> None:
@@ -497,26 +519,44 @@ class IngestStage(Stage):
         inputs = self._inputs()
         rel = relative_names([p for p, _ in inputs])
         tasks = []
+        # Small text files (a document each) are grouped into tasks of about one shard.
+        group: list[tuple[str, str]] = []
+        group_size = group_index = 0
+
+        def flush() -> None:
+            if group:
+                tasks.append(Task(f"part-{group_index:05d}", tuple(p for p, _ in group),
+                                  (("kind", "text"), ("files", tuple(group))), max(group_size, 1)))
         for i, (path, kind) in enumerate(inputs):
             size = _size(path)
             base = (("path", str(path)), ("kind", kind), ("rel", rel[path] if kind != "hf" else str(path)))
+            if kind == "text":
+                if group and group_size + size <= self.config.shard_bytes and len(group) < self.config.shard_rows:
+                    group.append((str(path), rel[path]))
+                    group_size += size
+                    continue
+                flush()
+                group, group_size, group_index = [(str(path), rel[path])], size, i
+                continue
             if kind == "jsonl" and detect_compression(path) is None and size > self.config.chunk_bytes:
                 for j, (start, end, first) in enumerate(line_chunks(path, self.config.chunk_bytes)):
                     tasks.append(Task(f"part-{i:05d}-{j:03d}", (str(path),),
                                       base + (("start", start), ("end", end), ("first_line", first)), end - start))
             else:
                 tasks.append(Task(f"part-{i:05d}", (str(path),), base, max(size, 1)))
-        return tasks
+        flush()
+        return sorted(tasks, key=lambda t: t.key)
 
     def run_task(self, task: Task, state: Any, out: TaskOutput) -> None:
         b = ShardBuilder(self.config, out)
-        path, kind, rel = Path(task.param("path")), task.param("kind"), task.param("rel")
-        if kind == "jsonl":
+        path, kind, rel = Path(task.param("path", "")), task.param("kind"), task.param("rel")
+        if kind == "text":
+            for file, name in task.param("files"):
+                read_text(Path(file), name, b)
+        elif kind == "jsonl":
             read_jsonl(path, rel, b, task.param("start", 0), task.param("end"), task.param("first_line", 1))
         elif kind == "parquet":
             read_parquet(path, rel, b)
-        elif kind == "text":
-            read_text(path, rel, b)
         else:
             read_hf(str(path), rel, b, from_disk=(kind == "hf_disk"))
         b.close()

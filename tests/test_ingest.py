@@ -90,7 +90,7 @@ def test_text_files_one_document_per_line(tmp_path):
     assert [(r["id"], r["text"]) for r in rows] == [("lines.txt:1", "first doc"), ("lines.txt:3", "second doc"),
                                                       ("lines.txt:4", "third doc")]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counters"]["blank_lines"] == 2
+    assert manifest["counters"]["blank_lines"] == 1
 
 
 def test_hf_save_to_disk_round_trip(tmp_path):
@@ -163,3 +163,15 @@ def test_repeated_ids_stop_the_stage_naming_them(tmp_path):
         ingest(tmp_path, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"])
     out = ingest(tmp_path / "w", [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], duplicate_ids="warn")
     assert json.loads((out / "manifest.json").read_text())["counters"]["duplicate_ids"] == 1
+
+
+def test_many_small_text_files_are_grouped_into_few_tasks(tmp_path):
+    for i in range(30):
+        (tmp_path / "docs" / f"{i:02d}.txt").parent.mkdir(exist_ok=True)
+        (tmp_path / "docs" / f"{i:02d}.txt").write_text(f"document {i}", encoding="utf-8")
+    (tmp_path / "docs" / "bad.txt").write_bytes(b"caf\xe9")
+    out = ingest(tmp_path, [tmp_path / "docs"], shard_rows=10)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tasks"] == 4 and manifest["rows_kept"] == 30
+    assert manifest["reasons"] == {"ingest:invalid_utf8": 1}
+    assert [r["id"] for r in read_corpus(out)] == [f"{i:02d}.txt" for i in range(30)]
