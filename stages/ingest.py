@@ -50,7 +50,7 @@ class IngestConfig:
     shard_rows: int = option(100_000, help="Start a new output shard after this many documents.")
     shard_bytes: int = option(32 * MiB, help="... or after this many bytes of text.")
     max_doc_bytes: int = option(10 * MiB, help="Documents with more UTF-8 bytes of text are rejected (`ingest:too_large`).")
-    chunk_bytes: int = option(256 * MiB, help="Plain JSONL files larger than this are split into parallel tasks.")
+    chunk_bytes: int = option(64 * MiB, help="Plain JSONL files larger than this are split into parallel tasks.")
     strict: bool = option(False, help="Fail at the first bad record instead of rejecting it.")
     duplicate_ids: Literal["error", "warn"] = option("error", help="Ids must be unique across the corpus: "
                                                      "`error` stops after ingest naming a repeated id, `warn` counts them.")
