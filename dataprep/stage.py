@@ -7,10 +7,12 @@ state always write the same bytes, so any number of workers gives the same outpu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,6 +56,19 @@ class StageContext:
         d = self.out_dir / "_state"
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a hot loop that allocates many small objects
+    (per-document lists and tuples) but makes no cycles; collections there cost 10-20%."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def text_chars(table: pa.Table, column: str = "text") -> int:

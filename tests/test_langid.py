@@ -1,0 +1,172 @@
+import json
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from conftest import read_corpus, read_rejected
+from dataprep.config import ConfigError, parse
+from dataprep.stage import StageError
+from stages.langid import (LangidConfig, LangidStage, chinese_script, correct_cjk, load_model, parse_label,
+                           prepare_text)
+
+pytest.importorskip("fasttext")
+
+
+def stage(**options) -> LangidStage:
+    return LangidStage(parse(LangidConfig, options))
+
+
+def table(texts: list[str]) -> pa.Table:
+    return pa.table({"id": [str(i) for i in range(len(texts))], "text": texts})
+
+
+def run(texts: list[str], **options):
+    kept, rejected = stage(**options).apply(table(texts), None)
+    return kept.to_pylist(), rejected.to_pylist()
+
+
+ZH = "数据清洗是大模型预训练中非常重要的一步，需要去掉重复和低质量的网页。"
+EN = "Data cleaning is one of the most important steps before pretraining a large language model."
+
+
+def test_common_languages():
+    texts = [ZH, EN, "Это предложение написано на русском языке для проверки.",
+             "これは日本語の文章です。言語判定のテストに使います。", "이 문장은 언어 판별을 시험하기 위한 한국어 문장입니다.",
+             "Ceci est une phrase écrite en français pour tester la détection.", "هذه جملة مكتوبة باللغة العربية للاختبار."]
+    kept, rejected = run(texts, min_score=0.0)
+    assert [r["lang"] for r in kept] == ["zh", "en", "ru", "ja", "ko", "fr", "ar"] and not rejected
+    assert all(0.5 < r["lang_score"] <= 1.0 for r in kept)
+
+
+def test_han_only_text_called_japanese_becomes_chinese_unless_it_has_japanese_kanji():
+    assert correct_cjk("ja", "联合国大会通过并颁布") == "zh"
+    assert correct_cjk("ja", "『世界人権宣言』") == "ja"  # 権 is the Japanese form (Chinese: 权/權)
+    assert correct_cjk("zh", "これは日本語です") == "ja"
+    assert correct_cjk("zh", "한국어 문장") == "ko"
+    assert correct_cjk("en", "联合国") == "en"  # only CJK calls are corrected
+
+
+def test_traditional_and_simplified_script():
+    assert chinese_script("这个国家的经济发展很快") == "Hans"
+    assert chinese_script("這個國家的經濟發展很快") == "Hant"
+    assert chinese_script("中文") is None
+    kept, _ = run(["這個國家的經濟發展很快，人們的生活越來越好。", ZH, EN], min_score=0.0)
+    assert [(r["lang"], r["zh_script"]) for r in kept] == [("zh", "Hant"), ("zh", "Hans"), ("en", None)]
+
+
+def test_empty_emoji_and_number_only_text_have_no_language():
+    kept, rejected = run(["", "🎉🎉🎉 👍", "12345 678", "!!! ???"], min_score=0.0)
+    assert [(r["lang"], r["lang_score"]) for r in kept] == [("und", 0.0)] * 4 and not rejected
+    kept, rejected = run(["🎉🎉🎉", EN])
+    assert [r["reason"] for r in rejected] == ["langid:below_threshold"] and kept[0]["lang"] == "en"
+
+
+def test_allowlist_thresholds_and_groups():
+    texts = [ZH, EN, "Ovo je rečenica na hrvatskom jeziku za provjeru.", "Ово је реченица на српском језику."]
+    kept, rejected = run(texts, allow=["zh", "sh"], groups={"sh": ["sr", "hr", "bs", "sh"]})
+    assert [r["lang"] for r in kept] == ["zh", "sh", "sh"]
+    assert [(r["id"], r["lang"], r["reason"], r["stage"]) for r in rejected] == [("1", "en", "langid:not_allowed", "langid")]
+    kept, rejected = run([EN, ZH], thresholds={"en": 1.0})
+    assert [r["lang"] for r in kept] == ["zh"] and [r["reason"] for r in rejected] == ["langid:below_threshold"]
+
+
+def test_mixed_document_paragraph_shares():
+    mixed = "\n".join([ZH, ZH.replace("数据", "文本"), EN])
+    kept, _ = run([mixed, EN], paragraphs=True, min_score=0.0)
+    shares = dict(kept[0]["lang_shares"])
+    assert kept[0]["lang"] == "zh" and set(shares) == {"zh", "en"}
+    assert kept[0]["lang_mix"] == pytest.approx(shares["en"]) and 0.3 < kept[0]["lang_mix"] < 0.8
+    assert dict(kept[1]["lang_shares"]) == {"en": 1.0} and kept[1]["lang_mix"] == 0.0
+
+
+def test_exempt_rows_are_labelled_but_kept():
+    t = table(["def f(x):\n    return x + 1", "def g(y):\n    return y * 2"]).append_column("source", pa.array(["code", "web"]))
+    kept, rejected = LangidStage(parse(LangidConfig, {"exempt": {"source": ["code"]}, "min_score": 0.99})).apply(t, None)
+    assert [r["id"] for r in kept.to_pylist()] == ["0"] and kept.to_pylist()[0]["lang"]
+    assert [r["reason"] for r in rejected.to_pylist()] == ["langid:below_threshold"]
+    with pytest.raises(StageError, match="no column 'kind'"):
+        LangidStage(parse(LangidConfig, {"exempt": {"kind": ["x"]}})).apply(t, None)
+
+
+def test_top_k():
+    kept, _ = run([EN], top_k=3, min_score=0.0)
+    top = kept[0]["lang_top"]
+    assert len(top) == 3 and top[0]["lang"] == "en" and top[0]["score"] >= top[1]["score"] >= top[2]["score"]
+
+
+def test_very_long_document_uses_a_capped_prefix():
+    assert len(prepare_text("word " * 1_000_000, 2000)) <= 2000
+    kept, _ = run([ZH * 20000, "http://x.example/a <b>tag</b>\n" + EN * 5000])
+    assert [r["lang"] for r in kept] == ["zh", "en"]
+    prepared = prepare_text("see https://a.example/x and <a href='y'>this</a>\nnext&amp;line", 100)
+    assert prepared.split() == ["see", "and", "this", "next", "line"] and "\n" not in prepared
+
+
+def test_missing_and_corrupt_model_are_clear_errors(tmp_path):
+    with pytest.raises(StageError, match=r"nope\.bin: language model file not found; install the bundled model"):
+        load_model(tmp_path / "nope.bin")
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(StageError, match=r"bad\.bin: not a readable fastText model"):
+        load_model(bad)
+
+
+def test_missing_model_via_cli_has_no_traceback(tmp_path):
+    from dataprep.cli import _add_stage_commands, cli
+    from conftest import write_jsonl
+
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "1", "text": EN}])
+    _add_stage_commands()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", "-i", str(tmp_path / "a.jsonl"), "-o", str(tmp_path / "raw"), "-q"]).exit_code == 0
+    result = runner.invoke(cli, ["langid", "-i", str(tmp_path / "raw"), "-o", str(tmp_path / "lang"),
+                                 "--model", str(tmp_path / "missing.ftz"), "-q"])
+    assert result.exit_code == 1 and "missing.ftz: language model file not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_glotlid_style_labels(tmp_path):
+    import fasttext
+
+    assert parse_label("__label__cmn_Hani") == ("zh", "Hani")
+    assert parse_label("__label__yue_Hani") == ("yue", "Hani")
+    assert parse_label("__label__en") == ("en", None)
+    lines = []
+    for i in range(60):
+        lines += [f"__label__eng_Latn the cat sat on the mat number {i} and then it slept",
+                  f"__label__rus_Cyrl кошка сидела на коврике номер {i} а потом спала",
+                  f"__label__cmn_Hani 猫坐在垫子上第{i}号然后睡着了"]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = fasttext.train_supervised(str(tmp_path / "train.txt"), epoch=20, minn=1, maxn=3, thread=1, seed=1,
+                                      verbose=0)
+    model.save_model(str(tmp_path / "glot.bin"))
+    kept, _ = run(["the cat sat on the mat", "кошка сидела", "猫坐在垫子上"], model=str(tmp_path / "glot.bin"),
+                  min_score=0.0)
+    assert [(r["lang"], r["lang_script"]) for r in kept] == [("en", "Latn"), ("ru", "Cyrl"), ("zh", "Hani")]
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="thresholds.en: a score between 0 and 1"):
+        stage(thresholds={"en": 1.5})
+    with pytest.raises(ConfigError, match="top_k: must be >= 1"):
+        stage(top_k=0)
+
+
+def test_stage_on_sample_data(tmp_path):
+    from dataprep.corpus import Corpus
+    from dataprep.executor import LocalExecutor
+    from dataprep.runner import run_stage
+    from conftest import ROOT
+    from stages.ingest import IngestConfig, IngestStage
+
+    truth = json.loads((ROOT / "sample_data" / "truth.json").read_text())["docs"]
+    with LocalExecutor(2) as ex:
+        run_stage(IngestStage(parse(IngestConfig, {"paths": [str(ROOT / "sample_data/raw/web-multi.jsonl")]})), None,
+                  tmp_path / "raw", ex)
+        run = run_stage(stage(min_score=0.0), Corpus.open(tmp_path / "raw"), tmp_path / "lang", ex)
+    rows = [r for r in read_corpus(tmp_path / "lang") if truth[r["id"]]["quality"] != "short"]
+    wrong = [(r["id"], r["lang"]) for r in rows if r["lang"] != truth[r["id"]]["lang"]]
+    assert len(rows) >= 140 and not wrong
+    assert run.manifest["rows_in"] == run.manifest["rows_kept"] + run.manifest["rows_rejected"]
+    assert not read_rejected(tmp_path / "lang")
