@@ -375,6 +375,8 @@ MATH_OPENERS = ["We now work through", "Consider", "In this note we derive", "Re
 MATH_CLOSERS = ["This completes the derivation.", "Checking a numerical example confirms the answer.",
                 "The same idea extends to higher dimensions.", "Note how the boundary terms cancel.",
                 "A sketch of the graph makes the behaviour obvious.", "We leave the general case as an exercise.",
+                "Symmetry would have given the same result faster.", "Dimensional analysis is a quick sanity check.",
+                "Try the edge cases before trusting the formula.", "The bound is tight, as the extremal case shows.",
                 "Compare this with the discrete version of the argument.", "Uniqueness follows from convexity."]
 MATH_TOPICS = [
     ("quadratic", "the roots of ${a}{v}^2 + {b}{v} - {c} = 0$ via the quadratic formula",
@@ -404,13 +406,13 @@ MATH_TOPICS = [
 ]
 
 
-def latex_doc(rng: random.Random, topic: tuple[str, str, str]) -> str:
+def latex_doc(rng: random.Random, topic: tuple[str, str, str], closer: str) -> str:
     a, b, c = rng.randint(2, 9), rng.randint(2, 9), rng.randint(1, 20)
     v = pick(rng, ["x", "t", "u", "s", "z"])
     _, task, result = topic
     return "\n".join([f"{pick(rng, MATH_OPENERS)} {task.format(a=a, b=b, c=c, v=v)}.",
                       f"The key step gives {result.format(a=a, b=b, c=c, v=v)}.",
-                      pick(rng, MATH_CLOSERS)])
+                      closer])
 
 
 # --- edits for near-duplicates ------------------------------------------------------------------
@@ -503,7 +505,8 @@ def build(rng: random.Random) -> Corpus:
                     variant = text
                     for e in kinds:
                         variant = near_variant(rng, variant, lang, e)
-                    if variant != text and jaccard(variant, text) >= MIN_NEAR_JACCARD:
+                    seen = [text] + [d["text"] for d in c.files[file] if d["id"] in members]
+                    if variant not in seen and jaccard(variant, text) >= MIN_NEAR_JACCARD:
                         break
                 dup = new_id(f"{lang}-near")
                 c.add(file, dup, variant, f"https://repost{rng.randint(1, 9)}.example/{dup}", "crawl", lang, "good", dom)
@@ -552,9 +555,9 @@ def build(rng: random.Random) -> Corpus:
             doc_id = new_id(f"code-{lang}")
             c.add("code-math.jsonl", doc_id, code_doc(rng, lang, name, body), f"https://git.example/{lang}/{name}.{lang}",
                   "code", "en", "good", "code")
-    for topic in MATH_TOPICS:
+    for topic, closer in zip(MATH_TOPICS, rng.sample(MATH_CLOSERS, len(MATH_TOPICS))):
         doc_id = new_id("math-tex")
-        c.add("code-math.jsonl", doc_id, latex_doc(rng, topic), f"https://notes.example/{doc_id}", "papers", "en", "good", "math")
+        c.add("code-math.jsonl", doc_id, latex_doc(rng, topic, closer), f"https://notes.example/{doc_id}", "papers", "en", "good", "math")
     for lang, problems, people in (("zh", ZH_PROBLEMS, ZH_PEOPLE), ("en", EN_PROBLEMS, EN_PEOPLE)):
         for template in problems:
             doc_id = new_id(f"math-{lang}")
@@ -588,7 +591,8 @@ def write(out_dir: Path) -> None:
         with open(raw / file, "w", encoding="utf-8", newline="\n") as f:
             for i in order:
                 f.write(json.dumps(docs[i], ensure_ascii=False, sort_keys=True) + "\n")
-    truth = {"duplicate_clusters": corpus.clusters, "boilerplate_lines": SITES_BOILERPLATE, "docs": corpus.labels}
+    boilerplate = {**SITES_BOILERPLATE, "republished-footer": sorted(NEAR_DUP_FOOTERS.values())}
+    truth = {"duplicate_clusters": corpus.clusters, "boilerplate_lines": boilerplate, "docs": corpus.labels}
     (out_dir / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
                                         encoding="utf-8")
 

@@ -90,6 +90,8 @@ def test_no_near_duplicates_across_clusters(corpus):
 def test_boilerplate_lines_recur_on_their_site(corpus):
     docs, truth = corpus
     for site, lines in truth["boilerplate_lines"].items():
+        if "." not in site:  # not a site: the republishing footers of near-duplicates
+            continue
         pages = [i for i, label in truth["docs"].items() if label["quality"] == "boilerplate"
                  and (label["lang"] == "zh") == site.startswith("news.hualian")]
         assert len(pages) >= 10
