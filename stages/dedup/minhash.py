@@ -1,0 +1,137 @@
+"""MinHash signatures computed for whole batches with numpy, bit-identical to datasketch.
+
+datasketch (>= 2.0, default scheme "affine32") hashes each shingle's bytes with ``sha1_hash32``
+(the first 4 bytes of SHA-1, little-endian), mixes it with the MurmurHash3 32-bit finalizer, and
+applies ``num_perm`` affine permutations ``a*h + b mod 2**32`` whose odd ``a`` and ``b`` come from
+``np.random.RandomState(seed)``; the signature is the minimum per permutation. We do the same for
+all shingles of a batch at once and take per-document minima with ``np.minimum.reduceat``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from dataprep import text as T
+
+EMPTY = np.uint32(0xFFFFFFFF)
+_CHUNK_ELEMENTS = 1 << 22  # shingles x permutations per numpy step (16 MB of uint32)
+
+
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) arrays datasketch draws for scheme affine32."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (a bijection), as datasketch applies it."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def sha1_32(data: bytes) -> int:
+    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
+
+
+def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
+    """32-bit hashes of shingles (UTF-8 bytes): ``sha1`` as datasketch, or ``xxh32`` (faster)."""
+    if hash_name == "sha1":
+        sha1 = hashlib.sha1
+        return np.fromiter((int.from_bytes(sha1(s.encode()).digest()[:4], "little") for s in shingles),
+                           dtype=np.uint32, count=len(shingles))
+    import xxhash
+
+    f = xxhash.xxh32_intdigest
+    return np.fromiter((f(s.encode()) for s in shingles), dtype=np.uint32, count=len(shingles))
+
+
+def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str = "sha1",
+               perms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(len(texts), num_perm) uint32 signatures. A text with no shingles gets all-EMPTY values."""
+    a, b = perms if perms is not None else permutations(num_perm, seed)
+    shingle_lists = [T.shingles(t, ngram) for t in texts]
+    return signatures_from_shingles(shingle_lists, a, b, hash_name)
+
+
+def signatures_from_shingles(shingle_lists: list[list[str]], a: np.ndarray, b: np.ndarray,
+                             hash_name: str = "sha1") -> np.ndarray:
+    num_perm = len(a)
+    out = np.full((len(shingle_lists), num_perm), EMPTY, dtype=np.uint32)
+    counts = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64, count=len(shingle_lists))
+    flat = [s for lst in shingle_lists for s in lst]
+    if not flat:
+        return out
+    hv = fmix32(hash_shingles(flat, hash_name))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    chunk = max(1, _CHUNK_ELEMENTS // num_perm)  # shingle rows per numpy step
+    n_docs, doc = len(shingle_lists), 0
+    while doc < n_docs:
+        if counts[doc] > chunk:  # one very long document: its minimum over pieces
+            lo, hi = starts[doc], starts[doc] + counts[doc]
+            for p in range(lo, hi, chunk):
+                ph = hv[p:min(p + chunk, hi), None] * a + b
+                np.minimum(out[doc], ph.min(axis=0), out=out[doc])
+            doc += 1
+            continue
+        end, total = doc, 0
+        while end < n_docs and counts[end] <= chunk and total + counts[end] <= chunk:
+            total += counts[end]
+            end += 1
+        idx = np.arange(doc, end)[counts[doc:end] > 0]
+        if len(idx):
+            lo = starts[idx[0]]
+            ph = hv[lo:starts[idx[-1]] + counts[idx[-1]], None] * a + b
+            out[idx] = np.minimum.reduceat(ph, starts[idx] - lo, axis=0)
+        doc = end
+    return out
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(docs, bands) uint64 keys: each band's ``rows`` values folded into one 64-bit hash."""
+    n = sigs.shape[0]
+    keys = np.empty((n, bands), dtype=np.uint64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    for band in range(bands):
+        block = sigs[:, band * rows:(band + 1) * rows].astype(np.uint64)
+        h = np.full(n, np.uint64((band * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+        for col in range(rows):
+            h = (h ^ block[:, col]) * mult
+            h ^= h >> np.uint64(29)
+        keys[:, band] = h
+    return keys
+
+
+def false_positive(threshold: float, bands: int, rows: int) -> float:
+    x = np.linspace(0.0, threshold, 201)
+    return float(np.trapezoid(1 - (1 - x ** rows) ** bands, x))
+
+
+def lsh_params(threshold: float, num_perm: int, min_recall: float = 0.97) -> tuple[int, int]:
+    """Bands x rows for candidate search: among layouts whose chance of making a pair at exactly
+    ``threshold`` a candidate is at least ``min_recall``, the one with the least false-positive
+    area below the threshold (candidates are verified afterwards, so recall comes first)."""
+    best = None
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if bands < 1:
+            break
+        recall = 1 - (1 - threshold ** rows) ** bands
+        if recall < min_recall:
+            continue
+        fp = false_positive(threshold, bands, rows)
+        if best is None or fp < best[0]:
+            best = (fp, bands, rows)
+    if best is None:
+        return num_perm, 1
+    return best[1], best[2]
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    return float(np.mean(sig_a == sig_b))

@@ -1,0 +1,201 @@
+"""Deduplication against the planted clusters of sample_data, plus the edge cases."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, read_corpus, read_rejected, write_jsonl
+from dataprep import text as T
+from dataprep.config import ConfigError, parse
+from dataprep.corpus import Corpus
+from dataprep.executor import LocalExecutor
+from dataprep.runner import parse_pipeline, run_pipeline, run_stage
+from stages.dedup import DedupConfig, DedupStage, cut_spans
+from stages.dedup.minhash import lsh_params, signatures
+from stages.dedup.simhash import candidate_pairs, fingerprint
+
+TRUTH = json.loads((ROOT / "sample_data" / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("dedup")
+    pipe, stages = parse_pipeline({"workdir": str(work), "stages": [
+        {"ingest": {"paths": [str(ROOT / "sample_data" / "raw" / "*.jsonl")]}},
+        {"clean": {}},
+        {"dedup": {"method": "exact", "level": "document"}},
+        {"dedup": {"method": "minhash", "level": "document"}},
+        {"dedup": {"method": "exact", "level": "paragraph", "exempt": {"source": ["code"]}}},
+    ]})
+    run_pipeline(pipe, stages, workers=2)
+    return work
+
+
+def dropped(folder: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in read_rejected(folder)}
+
+
+def test_every_planted_cluster_is_found_and_nothing_else_is_merged(sample_run):
+    exact, near = dropped(sample_run / "03-dedup"), dropped(sample_run / "04-dedup")
+    survivors = {r["id"] for r in read_corpus(sample_run / "04-dedup")}
+    in_clusters = set()
+    for c in TRUTH["duplicate_clusters"]:
+        members = set(c["members"])
+        in_clusters |= members
+        assert len(members & survivors) == 1, (c["cluster"], c["lang"], members & survivors)
+        for m in members - survivors:
+            row = exact.get(m) or near[m]
+            assert row["dup_of"] in members
+            if c["kind"] == "exact":
+                assert m in exact and row["reason"] == "dedup:exact:document"
+    assert set(exact) | set(near) <= in_clusters, "documents outside planted clusters were merged"
+    langs = {c["lang"] for c in TRUTH["duplicate_clusters"]}
+    assert langs == {"zh", "en"}
+
+
+def test_kept_documents_carry_cluster_columns_and_clusters_file(sample_run):
+    rows = read_corpus(sample_run / "04-dedup")
+    clustered = [r for r in rows if r["dup_cluster"] is not None]
+    assert clustered and all(r["dup_count"] >= 2 for r in clustered)
+    assert all(r["dup_count"] == 1 for r in rows if r["dup_cluster"] is None)
+    clusters = pq.read_table(sample_run / "04-dedup" / "clusters.parquet").to_pylist()
+    near = [c for c in TRUTH["duplicate_clusters"] if c["kind"] == "near"]
+    assert len(clusters) == len(near)
+    assert all(c["kept"] in c["members"] and c["similarity"] >= 0.8 for c in clusters)
+    manifest = json.loads((sample_run / "04-dedup" / "manifest.json").read_text())
+    assert manifest["dedup"]["bands"] * manifest["dedup"]["rows"] <= 128 and manifest["dedup"]["index_bytes_per_item"] > 0
+
+
+def test_paragraph_dedup_removes_exactly_the_boilerplate_lines(sample_run):
+    boilerplate = {line for lines in TRUTH["boilerplate_lines"].values() for line in lines}
+    clusters = pq.read_table(sample_run / "05-dedup" / "clusters.parquet").to_pylist()
+    before = {r["id"]: r["text"] for r in read_corpus(sample_run / "04-dedup")}
+    lines = set()
+    for c in clusters:
+        doc, unit = c["cluster"].rsplit("#", 1)
+        a, b = T.paragraph_spans(before[doc])[int(unit)]
+        lines.add(before[doc][a:b])
+    site_lines = {line for site, ls in TRUTH["boilerplate_lines"].items() if "." in site for line in ls}
+    spam_lines = {line for i, text in before.items() if TRUTH["docs"][i]["quality"] == "spam" for line in text.split("\n")}
+    assert site_lines <= lines <= boilerplate | spam_lines  # spam pages share short stuffed lines too
+    after = [r["text"] for r in read_corpus(sample_run / "05-dedup")]
+    for line in site_lines:
+        assert sum(t.split("\n").count(line) for t in after) == 1, line
+
+
+def test_same_output_for_one_and_two_workers(tmp_path, sample_run):
+    pipe, stages = parse_pipeline({"workdir": str(tmp_path), "stages": [
+        {"ingest": {"paths": [str(ROOT / "sample_data" / "raw" / "*.jsonl")]}}, {"clean": {}},
+        {"dedup": {"method": "exact", "level": "document"}}, {"dedup": {"method": "minhash", "level": "document"}},
+        {"dedup": {"method": "exact", "level": "paragraph", "exempt": {"source": ["code"]}}}]})
+    run_pipeline(pipe, stages, workers=1)
+    for stage in ("03-dedup", "04-dedup", "05-dedup"):
+        for p in sorted((sample_run / stage).rglob("*.parquet")):
+            if "_state" not in p.parts:
+                assert p.read_bytes() == (tmp_path / stage / p.relative_to(sample_run / stage)).read_bytes(), p
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=300), min_size=1, max_size=6), st.integers(0, 2**32 - 1),
+       st.sampled_from([16, 64, 128]))
+def test_signatures_match_datasketch(texts, seed, num_perm):
+    from datasketch import MinHash
+
+    sigs = signatures(texts, num_perm, seed, 5)
+    for text, sig in zip(texts, sigs):
+        m = MinHash(num_perm=num_perm, seed=seed)
+        m.update_batch([s.encode("utf-8") for s in T.shingles(text, 5)])
+        assert np.array_equal(m.hashvalues, sig)
+
+
+def test_lsh_parameters_favour_recall_at_the_threshold():
+    bands, rows = lsh_params(0.8, 128)
+    assert bands * rows <= 128 and 1 - (1 - 0.8 ** rows) ** bands >= 0.97
+    assert lsh_params(0.5, 128)[1] < rows
+
+
+def test_simhash_finds_pairs_within_k_bits():
+    base = " ".join(f"word{i}" for i in range(300))
+    edited = base.replace("word150", "other")
+    other = " ".join(f"term{i}" for i in range(300))
+    fps = np.array([fingerprint(t, 5) for t in (base, edited, other)], dtype=np.uint64)
+    assert (int(fps[0]) ^ int(fps[1])).bit_count() <= 3
+    assert candidate_pairs(fps, 3) == [(0, 1)]
+
+
+def run_dedup(tmp_path: Path, records: list[dict], **options) -> tuple[list, list, dict]:
+    from stages.ingest import IngestConfig, IngestStage
+
+    write_jsonl(tmp_path / "in.jsonl", records)
+    with LocalExecutor(1) as ex:
+        run_stage(IngestStage(parse(IngestConfig, {"paths": [str(tmp_path / "in.jsonl")], "max_doc_bytes": 60 << 20})),
+                  None, tmp_path / "raw", ex)
+        run = run_stage(DedupStage(parse(DedupConfig, options)), Corpus.open(tmp_path / "raw"), tmp_path / "out", ex)
+    return read_corpus(tmp_path / "out"), read_rejected(tmp_path / "out"), run.manifest
+
+
+@pytest.mark.parametrize("method", ["exact", "minhash", "simhash"])
+def test_bad_input_has_a_clear_outcome(tmp_path, method):
+    big = "大模型数据" * 700_000 + " tail words here"  # 10.5 MB of UTF-8, over ingest's default limit
+    records = [{"id": "a-one-word", "text": "hello"}, {"id": "b-one-word", "text": "hello"},
+               {"id": "c-empty-ish", "text": "!!!"}, {"id": "d-empty-ish", "text": "???"},
+               {"id": "e-binary", "text": "\x01\x02ÿþ\x7f" * 200}, {"id": "f-binary", "text": "\x01\x02ÿþ\x7f" * 200},
+               {"id": "g-big", "text": big}, {"id": "h-big", "text": big.replace("tail", "TAIL")}]
+    kept, rejected, manifest = run_dedup(tmp_path, records, method=method)
+    assert manifest["rows_in"] == 8 == len(kept) + len(rejected)
+    outcome = {r["id"]: r.get("dup_of") for r in rejected}
+    assert outcome["b-one-word"] == "a-one-word", "one-word documents are still deduplicated"
+    assert outcome["h-big"] == "g-big" and outcome["f-binary"] == "e-binary"
+    assert "c-empty-ish" in {r["id"] for r in kept}, "a text with no shingles is kept, never merged"
+    assert all(r["reason"] == f"dedup:{method}:document" for r in rejected)
+
+
+def test_keep_policies(tmp_path):
+    base = " ".join(f"Council item {w} was approved after debate number {w} about cost and safety."
+                    for w in ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+                              "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"])
+    records = [{"id": "b", "text": base}, {"id": "a", "text": base + " Extra closing words for length."},
+               {"id": "c", "text": base}]
+    kept, rejected, _ = run_dedup(tmp_path / "first", records, method="minhash")
+    assert [r["id"] for r in kept] == ["a"] and {r["dup_of"] for r in rejected} == {"a"}
+    kept, _, _ = run_dedup(tmp_path / "longest", records, method="minhash", keep="longest")
+    assert [r["id"] for r in kept] == ["a"]
+    records = [dict(r, quality=q) for r, q in zip(records, [0.9, 0.1, 0.5])]
+    with pytest.raises(Exception, match="no 'quality' column"):
+        run_dedup(tmp_path / "best-missing", records, method="minhash", keep="best")
+
+
+def test_sentence_level_exact_dedup_and_share_limit(tmp_path):
+    records = [{"id": "1", "text": "Shared sentence here. Unique one alpha."},
+               {"id": "2", "text": "Unique one beta with more words. Shared sentence here."},
+               {"id": "3", "text": "Shared sentence here."}]
+    kept, rejected, manifest = run_dedup(tmp_path, records, method="exact", level="sentence")
+    assert [(r["id"], r["text"]) for r in kept] == [("1", "Shared sentence here. Unique one alpha."),
+                                                      ("2", "Unique one beta with more words.")]
+    assert [(r["id"], r["reason"], r["dup_of"]) for r in rejected] == [("3", "dedup:exact:sentence", "1")]
+    assert manifest["counters"]["sentences_removed"] == 1
+
+
+def test_against_a_reference_corpus(tmp_path):
+    old = [{"id": "old-1", "text": "An evaluation question about rivers and their deltas, with many details. " * 4}]
+    new = [{"id": "new-1", "text": old[0]["text"]}, {"id": "new-2", "text": "A completely different document about bread. " * 4}]
+    run_dedup(tmp_path / "ref", old, method="minhash")
+    kept, rejected, _ = run_dedup(tmp_path / "new", new, method="minhash", against=str(tmp_path / "ref" / "out"))
+    assert [r["id"] for r in kept] == ["new-2"]
+    assert [(r["id"], r["dup_of"]) for r in rejected] == [("new-1", "old-1")]
+    with pytest.raises(Exception, match="same settings"):
+        run_dedup(tmp_path / "bad", new, method="minhash", num_perm=64, against=str(tmp_path / "ref" / "out"))
+
+
+def test_cut_spans_and_config_errors():
+    assert cut_spans("a\nbb\nc", [(2, 4)]) == "a\nc"
+    with pytest.raises(ConfigError, match="bands/rows: give both"):
+        parse(DedupConfig, {"bands": 4})
+    with pytest.raises(ConfigError, match="threshold"):
+        parse(DedupConfig, {"threshold": 1.5})
