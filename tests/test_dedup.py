@@ -114,6 +114,68 @@ def test_signatures_match_datasketch(texts, seed, num_perm):
         assert np.array_equal(m.hashvalues, sig)
 
 
+UNIT_ALPHABET = list("abcde 的一是不了 。，ー！Ab12 \n\tÉé‐ａｂ한국어カタ") + ["hello", "WORLD", "\u3000", "\ud800"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(UNIT_ALPHABET), max_size=80).map("".join), min_size=1, max_size=8),
+       st.integers(1, 6))
+def test_vector_shingle_hashes_are_the_shingles(texts, n):
+    """One hash per n-gram that text.shingles makes (repeats included), equal strings <-> equal hashes,
+    and a text hashes the same alone as inside any batch."""
+    from stages.dedup.vector import shingle_hashes
+
+    h, counts = shingle_hashes(texts, n)
+    assert counts.sum() == len(h)
+    by_string, by_hash, pos = {}, {}, 0
+    for text, k in zip(texts, counts.tolist()):
+        u = T.units(T.normalize_for_dedup(text))
+        grams = [" ".join(u)] if 0 < len(u) <= n else [" ".join(u[i:i + n]) for i in range(len(u) - n + 1)]
+        assert len(grams) == k
+        mine = h[pos:pos + k].tolist()
+        for g, x in zip(grams, mine):
+            assert by_string.setdefault(g, x) == x and by_hash.setdefault(x, g) == g
+        assert len(set(mine)) == len(T.shingles(text, n))
+        alone, _ = shingle_hashes([text], n)
+        assert alone.tolist() == mine
+        pos += k
+
+
+def test_one_permutation_signatures_estimate_jaccard():
+    rng = np.random.default_rng(5)
+    vocab = ["".join("abcdefghij"[int(d)] for d in str(i)) for i in range(5000)]
+    errors = []
+    for _ in range(60):
+        words = list(rng.choice(vocab, 300))
+        other = list(words)
+        for j in rng.choice(300, int(rng.integers(1, 20)), replace=False):
+            other[j] = "xyz" + "".join("abcdefghij"[int(d)] for d in str(j))
+        a, b = " ".join(words), " ".join(other)
+        sa, sb = set(T.shingles(a)), set(T.shingles(b))
+        sigs = signatures([a, b], 128, 1, 5, "vector", scheme="one-permutation")
+        assert (sigs != 0xFFFFFFFF).all()  # densified: no empty bins
+        errors.append(np.mean(sigs[0] == sigs[1]) - len(sa & sb) / len(sa | sb))
+    assert abs(np.mean(errors)) < 0.02 and np.std(errors) < 0.06
+    empty = signatures(["", "!!!"], 128, 1, 5, "vector", scheme="one-permutation")
+    assert (empty == 0xFFFFFFFF).all()
+
+
+def test_fast_settings_find_the_same_clusters(tmp_path):
+    rng = np.random.default_rng(9)
+    records = []
+    for i in range(40):
+        words = ["".join("abcdefghij"[int(d)] for d in str(x)) for x in rng.integers(0, 3000, 250)]
+        records.append({"id": f"a{i:03d}", "text": " ".join(words)})
+        if i % 4 == 0:
+            words[10] = "changed"
+            records.append({"id": f"b{i:03d}", "text": " ".join(words)})
+    found = {}
+    for name, opts in {"default": {}, "fast": {"hash": "vector", "scheme": "one-permutation"}}.items():
+        kept, rejected, _ = run_dedup(tmp_path / name, records, method="minhash", **opts)
+        found[name] = {(r["id"], r["dup_of"]) for r in rejected}
+    assert found["fast"] == found["default"] == {(f"b{i:03d}", f"a{i:03d}") for i in range(0, 40, 4)}
+
+
 def test_lsh_parameters_favour_recall_at_the_threshold():
     bands, rows = lsh_params(0.8, 128)
     assert bands * rows <= 128 and 1 - (1 - 0.8 ** rows) ** bands >= 0.97

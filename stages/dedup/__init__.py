@@ -44,8 +44,12 @@ class DedupConfig:
     num_perm: int = option(128, help="MinHash permutations.")
     bands: Optional[int] = option(None, help="LSH bands; with `rows`, overrides the choice made from `threshold`.")
     rows: Optional[int] = option(None, help="LSH rows per band.")
-    hash: Literal["sha1", "xxh32"] = option("sha1", help="Shingle hash: sha1 (as datasketch, bit-identical "
-                                                          "signatures) or xxh32 (faster).")
+    hash: Literal["sha1", "xxh32", "vector"] = option(
+        "sha1", help="Shingle hash: sha1 (as datasketch: bit-identical signatures), xxh32, or vector (whole "
+                     "shards hashed in numpy, ~10x faster; same shingles, 64-bit hashes).")
+    scheme: Literal["permutations", "one-permutation"] = option(
+        "permutations", help="MinHash scheme: num_perm permutations of every shingle hash (datasketch's), or "
+                             "one-permutation hashing with densification (one hash per shingle; much faster).")
     verify: Literal["exact", "estimate", "none"] = option(
         "exact", help="Check LSH candidates by exact shingle Jaccard, by signature agreement, or not at all.")
     hamming: int = option(3, help="SimHash: maximum Hamming distance between 64-bit fingerprints.")
@@ -104,7 +108,7 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
                                       for t in item_texts), np.uint64, len(item_texts))
     elif cfg.method == "minhash":
         bands, rows = cfg.lsh()
-        sigs = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash)
+        sigs = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash, scheme=cfg.scheme)
         arrays["keys"] = mh.band_keys(sigs, bands, rows)
         arrays["empty"] = np.all(sigs == mh.EMPTY, axis=1)
         if cfg.verify == "estimate":
@@ -153,8 +157,10 @@ def groups_of_equal(keys: np.ndarray) -> list[np.ndarray]:
     """Index groups (size >= 2, ascending) of equal keys."""
     order = np.argsort(keys, kind="stable")
     k = keys[order]
-    cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
-    return [g for g in np.split(order, cuts) if len(g) > 1]
+    bounds = np.concatenate([[0], np.flatnonzero(k[1:] != k[:-1]) + 1, [len(k)]])
+    multi = np.flatnonzero(np.diff(bounds) > 1).tolist()
+    b = bounds.tolist()
+    return [order[b[i]:b[i + 1]] for i in multi]
 
 
 class TextLookup:
@@ -164,23 +170,40 @@ class TextLookup:
         self.paths, self.level, self.items = shard_paths, level, items
         self.cache: dict[int, set] = {}
 
-    def shingle_sets(self, needed: set[int], ngram: int) -> None:
+    def shingle_sets(self, needed: set[int], ngram: int, vector: bool = False) -> None:
         by_shard: dict[int, list[int]] = {}
         for i in needed - set(self.cache):
             by_shard.setdefault(int(self.items.shard[i]), []).append(i)
         for s, idx in by_shard.items():
             rows = sorted({int(self.items.doc[i]) for i in idx})
             texts = dict(zip(rows, pq.read_table(self.paths[s], columns=["text"]).take(rows)["text"].to_pylist()))
+            item_texts = []
             for i in idx:
                 text = texts[int(self.items.doc[i])]
                 if self.level != "document":
                     a, b = unit_spans(text, self.level)[int(self.items.unit[i])]
                     text = text[a:b]
-                self.cache[i] = set(T.shingles(text, ngram))
+                item_texts.append(text)
+            if vector:  # the same shingles as sets of their 64-bit hashes
+                from .vector import shingle_hashes
+
+                for c in range(0, len(idx), mh.VECTOR_BATCH):
+                    h, counts = shingle_hashes(item_texts[c:c + mh.VECTOR_BATCH], ngram)
+                    ends = np.cumsum(counts).tolist()
+                    for i, lo, hi in zip(idx[c:c + mh.VECTOR_BATCH], [0] + ends[:-1], ends):
+                        self.cache[i] = np.unique(h[lo:hi])  # sorted, distinct
+            else:
+                for i, text in zip(idx, item_texts):
+                    self.cache[i] = set(T.shingles(text, ngram))
 
     def jaccard(self, i: int, j: int) -> float:
         a, b = self.cache[i], self.cache[j]
-        return len(a & b) / len(a | b) if a | b else 1.0
+        if isinstance(a, np.ndarray):  # sorted distinct hashes
+            inter = len(np.intersect1d(a, b, assume_unique=True))
+            union = len(a) + len(b) - inter
+        else:
+            inter, union = len(a & b), len(a | b)
+        return inter / union if union else 1.0
 
 
 def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup) -> list[tuple[int, int, float]]:
@@ -207,7 +230,7 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup) -> 
     if cfg.verify == "estimate":
         sims = {(i, j): mh.estimated_jaccard(items.sigs[i], items.sigs[j]) for i, j in candidates}
     else:
-        lookup.shingle_sets({x for pair in candidates for x in pair}, cfg.ngram)
+        lookup.shingle_sets({x for pair in candidates for x in pair}, cfg.ngram, vector=cfg.hash == "vector")
         sims = {(i, j): lookup.jaccard(i, j) for i, j in candidates}
     return [(i, j, s) for (i, j), s in sorted(sims.items()) if s >= cfg.threshold]
 

@@ -16,7 +16,8 @@ import numpy as np
 from dataprep import text as T
 
 EMPTY = np.uint32(0xFFFFFFFF)
-_CHUNK_ELEMENTS = 1 << 22  # shingles x permutations per numpy step (16 MB of uint32)
+VECTOR_BATCH = 256  # texts per numpy shingle-hashing step
+_CHUNK_ELEMENTS = 1 << 14  # shingles x permutations per numpy step (64 KB of uint32: stays in cache)
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +54,32 @@ def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
 
 
 def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str = "sha1",
-               perms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """(len(texts), num_perm) uint32 signatures. A text with no shingles gets all-EMPTY values."""
+               perms: tuple[np.ndarray, np.ndarray] | None = None, scheme: str = "permutations") -> np.ndarray:
+    """(len(texts), num_perm) uint32 signatures. A text with no shingles gets all-EMPTY values.
+
+    ``hash_name`` sha1/xxh32 hash shingle strings one by one; ``vector`` hashes a whole batch in
+    numpy (see .vector). ``scheme`` permutations = datasketch's num_perm affine permutations;
+    one-permutation = one hash per shingle, binned, with densification (see .vector)."""
+    from . import vector as V
+
+    if hash_name == "vector":  # in batches that keep numpy's temporaries in cache
+        parts = [V.shingle_hashes(texts[i:i + VECTOR_BATCH], ngram) for i in range(0, len(texts), VECTOR_BATCH)]
+        h = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
+        counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    else:
+        shingle_lists = [T.shingles(t, ngram) for t in texts]
+        counts = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64, count=len(shingle_lists))
+        flat = [s for lst in shingle_lists for s in lst]
+        h = hash_shingles(flat, hash_name) if flat else np.empty(0, np.uint32)
+    if scheme == "one-permutation":
+        return V.one_permutation(h.astype(np.uint64), counts, num_perm, seed)
     a, b = perms if perms is not None else permutations(num_perm, seed)
-    shingle_lists = [T.shingles(t, ngram) for t in texts]
-    return signatures_from_shingles(shingle_lists, a, b, hash_name)
+    out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
+    if len(h) == 0:
+        return out
+    if h.dtype == np.uint64:
+        h = (h >> np.uint64(32)).astype(np.uint32)
+    return minima(fmix32(h), counts, a, b, out)
 
 
 def signatures_from_shingles(shingle_lists: list[list[str]], a: np.ndarray, b: np.ndarray,
@@ -68,28 +90,32 @@ def signatures_from_shingles(shingle_lists: list[list[str]], a: np.ndarray, b: n
     flat = [s for lst in shingle_lists for s in lst]
     if not flat:
         return out
-    hv = fmix32(hash_shingles(flat, hash_name))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    chunk = max(1, _CHUNK_ELEMENTS // num_perm)  # shingle rows per numpy step
-    n_docs, doc = len(shingle_lists), 0
-    while doc < n_docs:
-        if counts[doc] > chunk:  # one very long document: its minimum over pieces
-            lo, hi = starts[doc], starts[doc] + counts[doc]
-            for p in range(lo, hi, chunk):
-                ph = hv[p:min(p + chunk, hi), None] * a + b
-                np.minimum(out[doc], ph.min(axis=0), out=out[doc])
-            doc += 1
-            continue
-        end, total = doc, 0
-        while end < n_docs and counts[end] <= chunk and total + counts[end] <= chunk:
-            total += counts[end]
-            end += 1
-        idx = np.arange(doc, end)[counts[doc:end] > 0]
-        if len(idx):
-            lo = starts[idx[0]]
-            ph = hv[lo:starts[idx[-1]] + counts[idx[-1]], None] * a + b
-            out[idx] = np.minimum.reduceat(ph, starts[idx] - lo, axis=0)
-        doc = end
+    return minima(fmix32(hash_shingles(flat, hash_name)), counts, a, b, out)
+
+
+def minima(hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Per-document minima of ``a*h + b`` over the documents' (consecutive) shingle hashes ``hv``.
+
+    The work is cut into pieces of a fixed number of shingles so the (piece x num_perm) temporary
+    stays in cache; a document that spans pieces gets the minimum of its parts."""
+    num_perm = len(a)
+    piece = max(1, _CHUNK_ELEMENTS // num_perm)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    nonempty = np.flatnonzero(counts > 0)
+    s_ne, e_ne = starts[nonempty], ends[nonempty]
+    buf = np.empty((piece, num_perm), dtype=np.uint32)
+    for lo in range(0, len(hv), piece):
+        hi = min(lo + piece, len(hv))
+        # documents overlapping [lo, hi): each is one contiguous segment of this piece
+        first = np.searchsorted(e_ne, lo, side="right")
+        last = np.searchsorted(s_ne, hi, side="left")
+        docs = nonempty[first:last]
+        seg = np.maximum(s_ne[first:last], lo) - lo
+        ph = buf[:hi - lo]
+        np.multiply(hv[lo:hi, None], a, out=ph)
+        ph += b
+        out[docs] = np.minimum(out[docs], np.minimum.reduceat(ph, seg, axis=0))
     return out
 
 
