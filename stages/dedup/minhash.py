@@ -17,6 +17,7 @@ from dataprep import text as T
 
 EMPTY = np.uint32(0xFFFFFFFF)
 VECTOR_BATCH = 256  # texts per numpy shingle-hashing step
+SIGNATURE_BATCH = 2048  # texts whose shingles are held at once
 _CHUNK_ELEMENTS = 1 << 14  # shingles x permutations per numpy step (64 KB of uint32: stays in cache)
 
 
@@ -62,6 +63,9 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
     one-permutation = one hash per shingle, binned, with densification (see .vector)."""
     from . import vector as V
 
+    if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
+        return np.concatenate([signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme)
+                               for i in range(0, len(texts), SIGNATURE_BATCH)])
     if hash_name == "vector":  # in batches that keep numpy's temporaries in cache
         parts = [V.shingle_hashes(texts[i:i + VECTOR_BATCH], ngram) for i in range(0, len(texts), VECTOR_BATCH)]
         h = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
