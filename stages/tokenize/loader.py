@@ -1,0 +1,276 @@
+"""Tokenizers: load a HuggingFace `tokenizer.json` (file, folder or hub name) or a SentencePiece
+`.model`, find its BOS/EOS tokens, encode batches; and train new ones on a corpus.
+
+A loaded tokenizer is described by a small picklable ``TokInfo`` (kind, path, special ids); every
+worker process opens the file once and keeps it (``encoder``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from dataprep.stage import StageError
+
+# Names under which tokenizers commonly ship their special tokens, most specific first.
+EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>", "<|eos|>", "<|im_end|>")
+BOS_NAMES = ("<|begin_of_text|>", "<|startoftext|>", "<s>", "<bos>", "<|bos|>")
+
+
+@dataclass(frozen=True)
+class TokInfo:
+    kind: str  # "hf" (tokenizers JSON) or "sp" (SentencePiece model)
+    path: str  # the file (copied into the output's tokenizer/ folder)
+    sha256: str
+    vocab_size: int
+    bos_id: int | None
+    eos_id: int | None
+    bos_token: str | None
+    eos_token: str | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hf_config(folder: Path) -> dict:
+    cfg = folder / "tokenizer_config.json"
+    if cfg.exists():
+        try:
+            data = json.loads(cfg.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise StageError(f"{cfg}: not valid JSON ({e})") from None
+        out = {}
+        for key in ("bos_token", "eos_token"):
+            v = data.get(key)
+            out[key] = v.get("content") if isinstance(v, dict) else v
+        return out
+    return {}
+
+
+def resolve(spec: str, bos_token: str | None = None, eos_token: str | None = None) -> TokInfo:
+    """Find the tokenizer file for ``spec`` (file, folder, or hub name) and its special tokens.
+
+    Explicit ``bos_token``/``eos_token`` win; then the folder's tokenizer_config.json; then the
+    usual names (EOS_NAMES, BOS_NAMES) among the tokenizer's special tokens."""
+    p = Path(spec)
+    if p.is_dir():
+        if (p / "tokenizer.json").exists():
+            file = p / "tokenizer.json"
+        elif (p / "tokenizer.model").exists():
+            file = p / "tokenizer.model"
+        else:
+            raise StageError(f"tokenizer: {p} has neither tokenizer.json nor tokenizer.model")
+    elif p.exists():
+        file = p
+    elif "/" in spec and not spec.startswith((".", "/")) and not spec.endswith((".json", ".model")):
+        file = _from_hub(spec)
+    else:
+        raise StageError(f"tokenizer: {spec} does not exist (give a tokenizer.json, a SentencePiece .model, "
+                         "a folder holding one, or a HuggingFace hub name such as gpt2 or org/name)")
+    if file.suffix == ".model":
+        return _sp_info(file, bos_token, eos_token)
+    return _hf_info(file, bos_token, eos_token, _hf_config(file.parent))
+
+
+def _from_hub(name: str) -> Path:
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(name, "tokenizer.json"))
+    except Exception as e:  # noqa: BLE001 - offline, unknown repo, no tokenizer.json
+        raise StageError(f"tokenizer: could not fetch {name!r} from the HuggingFace hub ({type(e).__name__}: {e}); "
+                         "download its tokenizer.json and give the path instead") from None
+
+
+def _hf_info(file: Path, bos: str | None, eos: str | None, folder_cfg: dict) -> TokInfo:
+    from tokenizers import Tokenizer
+
+    try:
+        tok = Tokenizer.from_file(str(file))
+    except Exception as e:  # noqa: BLE001
+        raise StageError(f"tokenizer: {file} is not a HuggingFace tokenizer.json ({e})") from None
+    specials = {t.content for t in tok.get_added_tokens_decoder().values() if t.special}
+
+    def pick(explicit: str | None, from_cfg: str | None, names: tuple[str, ...], what: str) -> tuple[str | None, int | None]:
+        if explicit is not None:
+            tid = tok.token_to_id(explicit)
+            if tid is None:
+                raise StageError(f"tokenizer: {file} has no token {explicit!r} (given as {what})")
+            return explicit, tid
+        for name in ([from_cfg] if from_cfg else []) + [n for n in names if n in specials]:
+            tid = tok.token_to_id(name)
+            if tid is not None:
+                return name, tid
+        return None, None
+
+    bos_t, bos_id = pick(bos, folder_cfg.get("bos_token"), BOS_NAMES, "bos_token")
+    eos_t, eos_id = pick(eos, folder_cfg.get("eos_token"), EOS_NAMES, "eos_token")
+    return TokInfo("hf", str(file), sha256_file(file), tok.get_vocab_size(with_added_tokens=True),
+                   bos_id, eos_id, bos_t, eos_t)
+
+
+def _sp_info(file: Path, bos: str | None, eos: str | None) -> TokInfo:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor()
+    try:
+        sp.Load(str(file))
+    except Exception as e:  # noqa: BLE001
+        raise StageError(f"tokenizer: {file} is not a SentencePiece model ({e})") from None
+
+    def pick(explicit: str | None, default_id: int, what: str) -> tuple[str | None, int | None]:
+        if explicit is not None:
+            tid = sp.piece_to_id(explicit)
+            if tid == sp.unk_id() and explicit != sp.id_to_piece(sp.unk_id()):
+                raise StageError(f"tokenizer: {file} has no piece {explicit!r} (given as {what})")
+            return explicit, tid
+        return (sp.id_to_piece(default_id), default_id) if default_id >= 0 else (None, None)
+
+    bos_t, bos_id = pick(bos, sp.bos_id(), "bos_token")
+    eos_t, eos_id = pick(eos, sp.eos_id(), "eos_token")
+    return TokInfo("sp", str(file), sha256_file(file), sp.get_piece_size(), bos_id, eos_id, bos_t, eos_t)
+
+
+# --- encoding, one tokenizer per process -----------------------------------------------------
+
+_OPEN: dict[str, Callable[[list[str]], list[list[int]]]] = {}
+
+
+def encoder(info: TokInfo) -> Callable[[list[str]], list[list[int]]]:
+    """A function texts -> ids (no special tokens), exactly the tokenizer's own encoding."""
+    key = info.sha256 + info.path
+    if key not in _OPEN:
+        if info.kind == "sp":
+            import sentencepiece as spm
+
+            sp = spm.SentencePieceProcessor()
+            sp.Load(info.path)
+            _OPEN[key] = lambda texts: sp.encode(texts, out_type=int)
+        else:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(info.path)
+            fast = getattr(tok, "encode_batch_fast", None)  # tokenizers >= 0.20: no offsets, faster
+
+            def enc(texts: list[str], tok=tok, fast=fast) -> list[list[int]]:
+                encs = (fast or tok.encode_batch)(texts, add_special_tokens=False)
+                return [e.ids for e in encs]
+
+            _OPEN[key] = enc
+    return _OPEN[key]
+
+
+def decoder(info: TokInfo) -> Callable[[list[int]], str]:
+    if info.kind == "sp":
+        import sentencepiece as spm
+
+        sp = spm.SentencePieceProcessor()
+        sp.Load(info.path)
+        return lambda ids: sp.decode(list(map(int, ids)))
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(info.path)
+    return lambda ids: tok.decode(list(map(int, ids)), skip_special_tokens=False)
+
+
+def token_dtype(vocab_size: int, wanted: str = "auto") -> np.dtype:
+    if wanted == "uint16" and vocab_size > 1 << 16:
+        raise StageError(f"dtype: uint16 cannot hold {vocab_size:,} token ids; use uint32 or auto")
+    if wanted == "uint16" or (wanted == "auto" and vocab_size <= 1 << 16):
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+# --- training --------------------------------------------------------------------------------
+
+PRESETS = ("bytelevel-bpe", "baichuan2")
+
+
+def train(texts: Iterable[str], out_dir: Path, preset: str, vocab_size: int, threads: int = 1) -> Path:
+    """Train a tokenizer on ``texts``; write it under ``out_dir`` and return the file.
+
+    bytelevel-bpe: GPT-2 style byte-level BPE (HF tokenizers), <|endoftext|> as EOS and
+    <|startoftext|> as BOS. baichuan2: SentencePiece BPE as described for Baichuan 2 (arXiv
+    2309.10305, section 2.2): no normalisation, digits split, byte fallback for unknown characters,
+    and whitespace pieces (runs of spaces, tab, newline) so code keeps its indentation."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if preset == "bytelevel-bpe":
+        return _train_bytelevel(texts, out_dir, vocab_size)
+    if preset == "baichuan2":
+        return _train_sentencepiece(texts, out_dir, vocab_size, threads)
+    raise StageError(f"tokenizer preset {preset!r}: expected one of {', '.join(PRESETS)}")
+
+
+def _train_bytelevel(texts: Iterable[str], out_dir: Path, vocab_size: int) -> Path:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|startoftext|>"]
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    path = out_dir / "tokenizer.json"
+    tok.save(str(path))
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(
+        {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "trained_by": "dataprep bytelevel-bpe"},
+        indent=1) + "\n")
+    return path
+
+
+def _sentences(texts: Iterable[str], max_bytes: int) -> Iterator[str]:
+    for t in texts:
+        for line in t.split("\n"):
+            if line.strip():
+                yield line.encode("utf-8", "ignore")[:max_bytes].decode("utf-8", "ignore")
+
+
+def _train_sentencepiece(texts: Iterable[str], out_dir: Path, vocab_size: int, threads: int) -> Path:
+    import sentencepiece as spm
+
+    import io
+
+    model = io.BytesIO()  # written by us, so the model does not embed this run's output path
+    whitespace = ["\t", "\n"] + ["\u2581" * k for k in (2, 3, 4, 8, 12, 16)]
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=_sentences(texts, 4096), model_writer=model, vocab_size=vocab_size,
+            model_type="bpe", byte_fallback=True, split_digits=True, normalization_rule_name="identity",
+            remove_extra_whitespaces=False, allow_whitespace_only_pieces=True, split_by_whitespace=True,
+            user_defined_symbols=whitespace, character_coverage=0.9995, max_sentence_length=4096,
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=max(1, threads), minloglevel=2,
+            train_extremely_large_corpus=False, shuffle_input_sentence=False)
+    except RuntimeError as e:
+        raise StageError(f"tokenizer training (baichuan2 preset, vocab_size {vocab_size}) failed: {e}") from None
+    path = out_dir / "tokenizer.model"
+    path.write_bytes(model.getvalue())
+    return path
+
+
+def copy_into(info: TokInfo, folder: Path) -> TokInfo:
+    """Copy the tokenizer file (and its tokenizer_config.json) next to the outputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    src = Path(info.path)
+    dst = folder / ("tokenizer.model" if info.kind == "sp" else "tokenizer.json")
+    if src.resolve() != dst.resolve():
+        shutil.copyfile(src, dst)
+        cfg = src.parent / "tokenizer_config.json"
+        if cfg.exists() and info.kind == "hf":
+            shutil.copyfile(cfg, folder / "tokenizer_config.json")
+    return TokInfo(**{**info.to_json(), "path": str(dst)})

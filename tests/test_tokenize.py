@@ -1,0 +1,259 @@
+"""Tokenisation into training files: ids exactly as the tokenizer gives them, read back by the
+trainers' own readers (megatron-core, datasets), shards, shuffle, split, special tokens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SHARED_DATA, read_rejected, write_jsonl
+from dataprep.config import parse
+from dataprep.corpus import Corpus
+from dataprep.executor import LocalExecutor
+from dataprep.runner import run_stage
+from dataprep.stage import StageError
+from stages.ingest import IngestConfig, IngestStage
+from stages.tokenize import TokenizeConfig, TokenizeStage
+from stages.tokenize import loader as L
+from stages.tokenize.formats import read_megatron
+
+TEXTS = {
+    "zh": "数据清洗是大模型预训练中最重要的环节之一。我们在2023年处理了12345篇文档，去重后保留约70%。",
+    "en": "The quick brown fox jumps over the lazy dog. It's 3.14 miles away -- isn't it?",
+    "code": "def add(a, b):\n    \"\"\"Sum.\"\"\"\n    return a + b\n\n\tif x == 1:\n        print('ok')\n",
+    "emoji": "Great job 🎉🎉 太棒了👍🏽 — café naïve façade ½ ① ＡＢＣ",
+    "mixed": "中文 and English mixed 混合在一起, with numbers 007 and symbols @#$%^&*().",
+}
+TOKENIZERS = SHARED_DATA / "tokenizers"
+
+
+def corpus_records(n: int = 60) -> list[dict]:
+    rows = []
+    for i in range(n):
+        kind = list(TEXTS)[i % len(TEXTS)]
+        rows.append({"id": f"doc{i:04d}", "text": f"{TEXTS[kind]} #{i} " * (1 + i % 7), "lang": kind[:2]})
+    rows.append({"id": "empty", "text": "BLANK ME", "lang": "xx"})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    """An ingested corpus in 3 shards: 60 documents, and one whose text a later stage blanked."""
+    import pyarrow as pa
+
+    d = tmp_path_factory.mktemp("tok_raw")
+    write_jsonl(d / "in.jsonl", corpus_records())
+    with LocalExecutor(1) as ex:
+        run_stage(IngestStage(parse(IngestConfig, {"paths": [str(d / "in.jsonl")], "shard_rows": 25,
+                                                   "promote": ["lang"]})), None, d / "raw", ex)
+    last = Corpus.open(d / "raw").shard_paths[-1]
+    t = pq.read_table(last)
+    texts = ["  \n " if x == "BLANK ME" else x for x in t["text"].to_pylist()]
+    pq.write_table(t.set_column(t.column_names.index("text"), "text", pa.array(texts)), last)
+    return d / "raw"
+
+
+@pytest.fixture(scope="module")
+def bpe(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("bpe")
+    texts = [r["text"] for r in corpus_records(200)] * 3
+    return L.train(texts, d, "bytelevel-bpe", 600)
+
+
+def tokenize(raw: Path, out: Path, workers: int = 1, **options) -> dict:
+    with LocalExecutor(workers) as ex:
+        return run_stage(TokenizeStage(parse(TokenizeConfig, options)), Corpus.open(raw), out, ex).manifest
+
+
+def texts_by_id(raw: Path) -> dict[str, str]:
+    c = Corpus.open(raw)
+    out = {}
+    for p in c.shard_paths:
+        t = pq.read_table(p, columns=["id", "text"])
+        out.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
+    return out
+
+
+def shard_keys(out: Path) -> list[str]:
+    return sorted(p.stem for p in (out / "megatron").glob("*.bin"))
+
+
+def test_every_format_holds_exactly_the_tokenizers_ids(raw, bpe, tmp_path):
+    out = tmp_path / "tok"
+    man = tokenize(raw, out, tokenizer=str(bpe), formats=["megatron", "hf", "numpy", "nanogpt", "nanotron"],
+                   shard_tokens=2000, val_share=0.2, seed=3)
+    info = L.resolve(str(out / "tokenizer"))
+    enc = L.encoder(info)
+    texts = texts_by_id(raw)
+    keys = shard_keys(out)
+    assert any(k.startswith("val-") for k in keys) and sum(k.startswith("train-") for k in keys) >= 2
+    seen = []
+    for key in keys:
+        tokens, lengths = read_megatron(out / "megatron" / key)
+        hf = pq.read_table(out / "hf" / f"{key}.parquet")
+        ids = hf["id"].to_pylist()
+        assert [len(x) for x in hf["input_ids"].to_pylist()] == lengths.tolist()
+        start = 0
+        for doc_id, n, row in zip(ids, lengths.tolist(), hf["input_ids"].to_pylist()):
+            expected = enc([texts[doc_id]])[0] + [info.eos_id]
+            assert tokens[start:start + n].tolist() == expected == row
+            start += n
+        assert np.array_equal(np.load(out / "numpy" / f"{key}.npy"), tokens)
+        assert np.array_equal(np.fromfile(out / "nanogpt" / f"{key}.bin", dtype=np.uint16), tokens)
+        ds = np.fromfile(out / "nanotron" / f"{key}.ds", dtype="<u2")
+        ends = np.fromfile(out / "nanotron" / f"{key}.ds.index", dtype="<u8")
+        assert np.array_equal(ds, tokens) and ends.tolist() == np.cumsum(lengths).tolist()
+        assert (out / "nanotron" / f"{key}.ds.metadata").read_text().splitlines()[1] == str(len(tokens))
+        seen += ids
+    assert sorted(seen) == sorted(i for i in texts if i != "empty")  # every document exactly once
+    rejected = read_rejected(out)
+    assert [(r["id"], r["reason"]) for r in rejected] == [("empty", "tokenize:empty_text")]
+    t = man["tokenize"]
+    assert t["tokens"] == sum(t["tokens_by_shard"].values()) == sum(t["tokens_by_split"].values())
+    assert t["tokens"] == sum(t["tokens_by_lang"].values()) and set(t["tokens_by_lang"]) == {"zh", "en", "co", "em", "mi"}
+    assert t["tokenizer"]["sha256"] == L.sha256_file(out / "tokenizer" / "tokenizer.json")
+    assert t["eos_id"] == info.eos_id and t["bos_id"] is None and t["dtype"] == "uint16"
+    assert man["rows_in"] == man["rows_kept"] + man["rows_rejected"] == len(texts)
+
+
+def test_megatron_core_reads_the_shards(raw, bpe, tmp_path):
+    pytest.importorskip("torch", reason="torch (CPU) is installed by `make test`; megatron-core needs it")
+    idx = pytest.importorskip("megatron.core.datasets.indexed_dataset", reason="megatron-core not installed")
+    out = tmp_path / "tok"
+    tokenize(raw, out, tokenizer=str(bpe), formats=["megatron", "hf"], shard_tokens=3000, add_bos=True)
+    info = L.resolve(str(out / "tokenizer"))
+    enc = L.encoder(info)
+    texts = texts_by_id(raw)
+    for key in shard_keys(out):
+        ds = idx.IndexedDataset(str(out / "megatron" / key))
+        ids = pq.read_table(out / "hf" / f"{key}.parquet", columns=["id"])["id"].to_pylist()
+        assert len(ds) == len(ids)
+        for i, doc_id in enumerate(ids):
+            assert ds[i].tolist() == [info.bos_id] + enc([texts[doc_id]])[0] + [info.eos_id]
+
+
+def test_hf_output_loads_with_datasets(raw, bpe, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "tok"
+    tokenize(raw, out, tokenizer=str(bpe), formats=["hf"], shard_tokens=100_000)
+    ds = datasets.load_dataset("parquet", data_files=str(out / "hf" / "train-*.parquet"), split="train",
+                               cache_dir=str(tmp_path / "cache"))
+    table = pq.read_table(out / "hf" / "train-00000.parquet")
+    assert ds.num_rows == table.num_rows == 60
+    assert ds[0]["input_ids"] == table["input_ids"][0].as_py() and ds[0]["id"] == table["id"][0].as_py()
+
+
+def test_packing_cuts_the_stream_into_seq_len_rows(raw, bpe, tmp_path):
+    out = tmp_path / "tok"
+    tokenize(raw, out, tokenizer=str(bpe), formats=["megatron", "hf"], seq_len=64, shard_tokens=100_000)
+    rows = pq.read_table(out / "hf" / "train-00000.parquet")["input_ids"].to_pylist()
+    assert all(len(r) == 64 for r in rows[:-1]) and 0 < len(rows[-1]) <= 64
+    tokens, _ = read_megatron(out / "megatron" / "train-00000")
+    assert [x for r in rows for x in r] == tokens.tolist()
+
+
+def test_same_output_for_any_worker_count_and_seed_changes_order(raw, bpe, tmp_path):
+    opts = dict(tokenizer=str(bpe), formats=["megatron", "hf"], shard_tokens=2500, val_share=0.1, seed=7)
+    tokenize(raw, tmp_path / "w1", workers=1, **opts)
+    tokenize(raw, tmp_path / "w2", workers=2, **opts)
+    files = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*")
+                   if p.is_file() and p.parts[-2] in ("megatron", "hf"))
+    assert files
+    for f in files:
+        assert (tmp_path / "w1" / f).read_bytes() == (tmp_path / "w2" / f).read_bytes(), f
+    tokenize(raw, tmp_path / "s8", **{**opts, "seed": 8})
+    ids7 = pq.read_table(tmp_path / "w1" / "hf" / "train-00000.parquet")["id"].to_pylist()
+    ids8 = pq.read_table(tmp_path / "s8" / "hf" / "train-00000.parquet")["id"].to_pylist()
+    assert ids7 != ids8
+
+
+def test_unshuffled_shards_keep_corpus_order_and_target_size(raw, bpe, tmp_path):
+    out = tmp_path / "tok"
+    man = tokenize(raw, out, tokenizer=str(bpe), formats=["hf"], shard_tokens=2000, shuffle=False)
+    ids = []
+    for key in sorted(man["tokenize"]["tokens_by_shard"]):
+        ids += pq.read_table(out / "hf" / f"{key}.parquet")["id"].to_pylist()
+    assert ids == [i for i in texts_by_id(raw) if i != "empty"]
+    sizes = list(man["tokenize"]["tokens_by_shard"].values())
+    longest = max(len(x) for x in pq.read_table(out / "hf" / "train-00000.parquet")["input_ids"].to_pylist())
+    assert all(s <= 2000 + longest for s in sizes) and all(s >= 2000 - longest for s in sizes[:-1])
+
+
+def test_missing_eos_is_an_error(raw, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    tok.train_from_iterator(list(TEXTS.values()), trainers.BpeTrainer(vocab_size=300, show_progress=False))
+    tok.save(str(tmp_path / "plain.json"))
+    with pytest.raises(StageError, match="no EOS token"):
+        tokenize(raw, tmp_path / "out", tokenizer=str(tmp_path / "plain.json"))
+    with pytest.raises(StageError, match="has no token '<eos>'"):
+        tokenize(raw, tmp_path / "out2", tokenizer=str(tmp_path / "plain.json"), eos_token="<eos>")
+    man = tokenize(raw, tmp_path / "out3", tokenizer=str(tmp_path / "plain.json"), add_eos=False, formats=["hf"])
+    assert man["tokenize"]["eos_id"] is None and man["tokenize"]["tokens"] > 0
+    with pytest.raises(StageError, match="does not exist"):
+        tokenize(raw, tmp_path / "out4", tokenizer=str(tmp_path / "missing.json"))
+
+
+def test_training_is_deterministic(tmp_path):
+    texts = [r["text"] for r in corpus_records(100)]
+    for preset in ("bytelevel-bpe", "baichuan2"):
+        a = L.train(texts, tmp_path / f"{preset}-a", preset, 400)
+        b = L.train(texts, tmp_path / f"{preset}-b", preset, 400)
+        assert a.read_bytes() == b.read_bytes(), preset
+
+
+def test_trained_sentencepiece_model_round_trips(raw, tmp_path):
+    import sentencepiece as spm
+
+    texts = [r["text"] for r in corpus_records(200)]
+    model = L.train(texts, tmp_path / "sp", "baichuan2", 500)
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    assert [sp.id_to_piece(i) for i in sp.encode("2023")] == ["▁", "2", "0", "2", "3"]  # digits split
+    assert "▁▁▁▁" in {sp.id_to_piece(i) for i in range(sp.get_piece_size())}  # indentation pieces
+    out = tmp_path / "tok"
+    tokenize(raw, out, tokenizer=str(model), formats=["megatron", "hf"], add_bos=True)
+    texts_ = texts_by_id(raw)
+    for key in shard_keys(out):
+        hf = pq.read_table(out / "hf" / f"{key}.parquet")
+        for doc_id, ids in zip(hf["id"].to_pylist(), hf["input_ids"].to_pylist()):
+            assert ids == [sp.bos_id()] + sp.encode(texts_[doc_id]) + [sp.eos_id()]
+            assert sp.decode(ids[1:-1]) == texts_[doc_id]  # byte fallback: nothing lost, emoji included
+
+
+@pytest.mark.parametrize("name,vocab,dtype", [("allenai_gpt-neox-olmo-dolma-v1_5.json", 50_280, "uint16"),
+                                              ("allenai_dolma2.json", 100_278, "uint32")])
+def test_real_tokenizers_ids_dtype_and_round_trip(raw, tmp_path, name, vocab, dtype):
+    path = TOKENIZERS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared reference data)")
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(path))
+    man = tokenize(raw, tmp_path / "tok", tokenizer=str(path), formats=["megatron", "hf", "nanogpt"])
+    t = man["tokenize"]
+    assert t["dtype"] == dtype and t["tokenizer"]["vocab_size"] >= vocab - 10
+    assert t["megatron_dtype"] == ("uint16" if dtype == "uint16" else "int32")
+    eos = t["eos_id"]
+    assert eos is not None
+    texts = texts_by_id(raw)
+    tokens, lengths = read_megatron(tmp_path / "tok" / "megatron" / "train-00000")
+    hf = pq.read_table(tmp_path / "tok" / "hf" / "train-00000.parquet")
+    start = 0
+    for doc_id, n in zip(hf["id"].to_pylist(), lengths.tolist()):
+        ids = tokens[start:start + n].tolist()
+        assert ids == tok.encode(texts[doc_id], add_special_tokens=False).ids + [eos]
+        assert tok.decode(ids[:-1]) == texts[doc_id]
+        start += n
+    if dtype == "uint32":
+        assert tokens.max() > 65535  # ids above 2**16 survive (no uint16 overflow)
+        flat = np.fromfile(tmp_path / "tok" / "nanogpt" / "train-00000.bin", dtype=np.uint32)
+        assert np.array_equal(flat, tokens.astype(np.uint32))
+    for kind, text in TEXTS.items():
+        ids = tok.encode(text, add_special_tokens=False).ids
+        assert tok.decode(ids) == text, kind
