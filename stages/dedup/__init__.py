@@ -168,7 +168,7 @@ class TextLookup:
 
     def __init__(self, shard_paths: list[str], level: str, items: Items):
         self.paths, self.level, self.items = shard_paths, level, items
-        self.cache: dict[int, set] = {}
+        self.cache: dict[int, np.ndarray] = {}
 
     def shingle_sets(self, needed: set[int], ngram: int, vector: bool = False) -> None:
         by_shard: dict[int, list[int]] = {}
@@ -192,17 +192,19 @@ class TextLookup:
                     ends = np.cumsum(counts).tolist()
                     for i, lo, hi in zip(idx[c:c + mh.VECTOR_BATCH], [0] + ends[:-1], ends):
                         self.cache[i] = np.unique(h[lo:hi])  # sorted, distinct
-            else:
+            else:  # shingle strings -> sorted distinct 64-bit hashes (8 bytes per shingle held)
+                import xxhash
+
+                f = xxhash.xxh3_64_intdigest
                 for i, text in zip(idx, item_texts):
-                    self.cache[i] = set(T.shingles(text, ngram))
+                    sh = T.shingles(text, ngram)
+                    self.cache[i] = np.unique(np.fromiter((f(x.encode("utf-8", "surrogatepass")) for x in sh),
+                                                          np.uint64, len(sh)))
 
     def jaccard(self, i: int, j: int) -> float:
         a, b = self.cache[i], self.cache[j]
-        if isinstance(a, np.ndarray):  # sorted distinct hashes
-            inter = len(np.intersect1d(a, b, assume_unique=True))
-            union = len(a) + len(b) - inter
-        else:
-            inter, union = len(a & b), len(a | b)
+        inter = len(np.intersect1d(a, b, assume_unique=True))  # sorted distinct hashes
+        union = len(a) + len(b) - inter
         return inter / union if union else 1.0
 
 

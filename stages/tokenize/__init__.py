@@ -12,6 +12,7 @@ its own documents' tokens, so memory is bounded by the shard size.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -98,12 +99,21 @@ def encode_shard(args: tuple) -> dict:
         for b in range(0, len(texts), cfg.batch_size):
             batch = [t or "" for t in texts[b:b + cfg.batch_size]]
             encoded = enc(batch)
-            flat = [x for ids_ in encoded for x in (pre + ids_ + post)]
-            arr = np.asarray(flat, dtype=np.int64)
-            if len(arr) and (arr.min() < 0 or arr.max() >= info.vocab_size):
+            body = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            flat = np.fromiter(itertools.chain.from_iterable(encoded), np.int64, int(body.sum()))
+            if len(flat) and (flat.min() < 0 or flat.max() >= info.vocab_size):
                 raise StageError(f"tokenize: {shard}: token id outside the vocabulary ({info.vocab_size})")
-            f.write(arr.astype(dtype).tobytes())
-            lengths[b:b + len(batch)] = [len(x) + len(pre) + len(post) for x in encoded]
+            n = body + len(pre) + len(post)
+            ends = np.cumsum(n)
+            arr = np.empty(int(ends[-1]) if len(ends) else 0, dtype=dtype)
+            starts, body_starts = ends - n, np.cumsum(body) - body
+            arr[np.arange(len(flat)) + np.repeat(starts + len(pre) - body_starts, body)] = flat
+            if pre:
+                arr[starts] = pre[0]
+            if post:
+                arr[ends - 1] = post[0]
+            f.write(arr.tobytes())
+            lengths[b:b + len(batch)] = n
     tmp.replace(prefix + ".tokens")
     keys = _keys(ids, cfg.seed)
     val = _is_val(keys, cfg.val_share)
