@@ -204,7 +204,7 @@ def run_dedup(tmp_path: Path, records: list[dict], **options) -> tuple[list, lis
 
 @pytest.mark.parametrize("method", ["exact", "minhash", "simhash"])
 def test_bad_input_has_a_clear_outcome(tmp_path, method):
-    big = "大模型数据" * 700_000 + " tail words here"  # 10.5 MB of UTF-8, over ingest's default limit
+    big = "大模型数据清洗" * 2_400_000 + " tail words here"  # 50 MB of UTF-8 (ingest's limit raised to 60 MB)
     records = [{"id": "a-one-word", "text": "hello"}, {"id": "b-one-word", "text": "hello"},
                {"id": "c-empty-ish", "text": "!!!"}, {"id": "d-empty-ish", "text": "???"},
                {"id": "e-binary", "text": "\x01\x02ÿþ\x7f" * 200}, {"id": "f-binary", "text": "\x01\x02ÿþ\x7f" * 200},

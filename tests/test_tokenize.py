@@ -147,6 +147,17 @@ def test_hf_output_loads_with_datasets(raw, bpe, tmp_path):
     assert ds[0]["input_ids"] == table["input_ids"][0].as_py() and ds[0]["id"] == table["id"][0].as_py()
 
 
+def test_mds_output_reads_with_streaming(raw, bpe, tmp_path):
+    streaming = pytest.importorskip("streaming", reason="mosaicml-streaming is not installed (it pins numpy<2.2 "
+                                                        "and pulls torchvision; install it to write MDS)")
+    out = tmp_path / "tok"
+    tokenize(raw, out, tokenizer=str(bpe), formats=["mds", "hf"], shard_tokens=100_000)
+    ds = streaming.StreamingDataset(local=str(out / "mds" / "train-00000"), shuffle=False, batch_size=1)
+    hf = pq.read_table(out / "hf" / "train-00000.parquet")
+    assert [ds[i]["id"] for i in range(len(ds))] == hf["id"].to_pylist()
+    assert [ds[i]["tokens"].tolist() for i in range(len(ds))] == hf["input_ids"].to_pylist()
+
+
 def test_packing_cuts_the_stream_into_seq_len_rows(raw, bpe, tmp_path):
     out = tmp_path / "tok"
     tokenize(raw, out, tokenizer=str(bpe), formats=["megatron", "hf"], seq_len=64, shard_tokens=100_000)
