@@ -71,3 +71,25 @@ def test_inspect_shows_rejections_and_workdir_summary(tmp_path):
 def test_missing_corpus_is_a_clear_error(tmp_path):
     r = invoke("clean", "-i", tmp_path / "nothing", "-o", tmp_path / "out")
     assert r.exit_code == 1 and "not a dataprep corpus" in r.output
+
+
+def test_tokenizer_train_info_and_tokenize_errors(tmp_path):
+    import json
+
+    records = [{"id": f"d{i}", "text": f"第{i}篇文档：数据清洗 and cleaning number {i}.\n    indented code line"}
+               for i in range(40)]
+    write_jsonl(tmp_path / "in.jsonl", records)
+    assert invoke("ingest", "-i", tmp_path / "in.jsonl", "-o", tmp_path / "raw", "--quiet").exit_code == 0
+    r = invoke("tokenizer", "train", "-i", tmp_path / "raw", "-o", tmp_path / "tok", "--vocab-size", "400")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["eos_token"] == "<|endoftext|>"
+    r = invoke("tokenizer", "info", tmp_path / "tok" / "tokenizer.json", "--text", "数据 cleaning")
+    assert r.exit_code == 0 and json.loads(r.output)["ids"]
+    r = invoke("tokenizer", "train", "-i", tmp_path / "nowhere", "-o", tmp_path / "tok2")
+    assert r.exit_code != 0 and "not a corpus folder" in r.output
+    r = invoke("tokenize", "-i", tmp_path / "raw", "-o", tmp_path / "out", "--tokenizer", tmp_path / "none.json")
+    assert r.exit_code != 0 and "does not exist" in r.output
+    r = invoke("tokenize", "-i", tmp_path / "raw", "-o", tmp_path / "out", "--tokenizer", tmp_path / "tok",
+               "--add-bos", "--formats", "[megatron, hf]", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "megatron" / "train-00000.idx").exists()

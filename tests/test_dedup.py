@@ -261,3 +261,15 @@ def test_cut_spans_and_config_errors():
         parse(DedupConfig, {"bands": 4})
     with pytest.raises(ConfigError, match="threshold"):
         parse(DedupConfig, {"threshold": 1.5})
+
+
+def test_verification_chunks_keep_groups_whole_and_cover_every_pair():
+    from stages.dedup import _verification_chunks
+
+    rng = np.random.default_rng(4)
+    pairs = sorted({tuple(sorted(map(int, rng.choice(3000, 2, replace=False)))) for _ in range(2500)})
+    chunks = _verification_chunks(pairs, 3000, 2)
+    assert len(chunks) == 2 and sorted(p for c in chunks for p in c) == pairs
+    items = [{x for p in c for x in p} for c in chunks]
+    assert not items[0] & items[1], "an item's pairs must all be in one chunk"
+    assert _verification_chunks(pairs[:10], 3000, 2) == [pairs[:10]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -208,7 +209,8 @@ class TextLookup:
         return inter / union if union else 1.0
 
 
-def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup) -> list[tuple[int, int, float]]:
+def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup,
+                         executor=None) -> list[tuple[int, int, float]]:
     """Verified (i, j, similarity) pairs for minhash/simhash."""
     candidates: set[tuple[int, int]] = set()
     if cfg.method == "minhash":
@@ -232,12 +234,46 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup) -> 
     if cfg.verify == "estimate":
         sims = {(i, j): mh.estimated_jaccard(items.sigs[i], items.sigs[j]) for i, j in candidates}
     else:
-        lookup.shingle_sets({x for pair in candidates for x in pair}, cfg.ngram, vector=cfg.hash == "vector")
-        sims = {(i, j): lookup.jaccard(i, j) for i, j in candidates}
+        pairs = sorted(candidates)
+        chunks = _verification_chunks(pairs, len(items.doc), getattr(executor, "workers", 1) or 1)
+        jobs = []
+        for chunk in chunks:  # each chunk: whole connected groups of candidates, so no item is read twice
+            local = sorted({x for pair in chunk for x in pair})
+            where = {x: k for k, x in enumerate(local)}
+            sub = SimpleNamespace(shard=items.shard[local], doc=items.doc[local], unit=items.unit[local])
+            jobs.append((lookup.paths, cfg.level, cfg.ngram, cfg.hash == "vector", sub,
+                         [(where[i], where[j]) for i, j in chunk]))
+        results = executor.map(verify_pairs, jobs) if executor is not None else [verify_pairs(j) for j in jobs]
+        sims = {pair: s for chunk, res in zip(chunks, results) for pair, s in zip(chunk, res)}
     return [(i, j, s) for (i, j), s in sorted(sims.items()) if s >= cfg.threshold]
 
 
-def cluster(cfg: DedupConfig, items: Items, lookup: TextLookup) -> tuple[UnionFind, dict[int, float]]:
+def _verification_chunks(pairs: list[tuple[int, int]], n_items: int, workers: int) -> list[list[tuple[int, int]]]:
+    """Split candidate pairs into one chunk per worker, made of whole connected groups."""
+    n_chunks = max(1, min(workers, len(pairs) // 500))
+    if n_chunks == 1:
+        return [pairs] if pairs else []
+    uf = UnionFind(n_items)
+    for i, j in pairs:
+        uf.union(i, j)
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for pair in pairs:
+        groups.setdefault(uf.find(pair[0]), []).append(pair)
+    chunks: list[list[tuple[int, int]]] = [[] for _ in range(n_chunks)]
+    for g in sorted(groups.values(), key=len, reverse=True):  # largest first, into the emptiest chunk
+        min(chunks, key=len).extend(g)
+    return [sorted(c) for c in chunks if c]
+
+
+def verify_pairs(args: tuple) -> list[float]:
+    """Exact shingle Jaccard of candidate pairs (a worker task); items located by (shard, doc, unit)."""
+    paths, level, ngram, vector, sub, pairs = args
+    lookup = TextLookup(paths, level, sub)
+    lookup.shingle_sets({x for pair in pairs for x in pair}, ngram, vector=vector)
+    return [lookup.jaccard(i, j) for i, j in pairs]
+
+
+def cluster(cfg: DedupConfig, items: Items, lookup: TextLookup, executor=None) -> tuple[UnionFind, dict[int, float]]:
     uf = UnionFind(len(items.doc))
     sim: dict[int, float] = {}
     if cfg.method == "exact":
@@ -246,7 +282,7 @@ def cluster(cfg: DedupConfig, items: Items, lookup: TextLookup) -> tuple[UnionFi
                 uf.union(int(g[0]), int(j))
             sim[int(g[0])] = 1.0
     else:
-        for i, j, s in near_duplicate_edges(cfg, items, lookup):
+        for i, j, s in near_duplicate_edges(cfg, items, lookup, executor):
             uf.union(i, j)
             root = uf.find(i)
             sim[root] = min(sim.get(root, 1.0), s) if s == s else float("nan")
@@ -300,7 +336,7 @@ class DedupStage(Stage):
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
         lookup = TextLookup(all_shards, cfg.level, items)
-        uf, sims = cluster(cfg, items, lookup)
+        uf, sims = cluster(cfg, items, lookup, ctx.executor)
 
         ids_by_shard = [pq.read_table(p, columns=["id"])["id"].to_pylist() for p in all_shards]
         ids = [ids_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]
