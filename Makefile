@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test test-mds install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# MosaicML Streaming pins numpy<2.2 and pulls torch 2.14 with torchvision, which does not fit the
+# main test venv: the MDS writer is checked in a venv of its own (several GB; not part of `make test`).
+test-mds:
+	$(PYTHON) -m venv .venv-mds
+	.venv-mds/bin/pip install -q -e '.[test]' mosaicml-streaming
+	.venv-mds/bin/python -m pytest -q -p no:cacheprovider tests/test_tokenize.py -k mds
 
 bench: install-test
 	$(BIN)/python benchmarks/bench_ingest.py

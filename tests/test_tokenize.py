@@ -149,7 +149,7 @@ def test_hf_output_loads_with_datasets(raw, bpe, tmp_path):
 
 def test_mds_output_reads_with_streaming(raw, bpe, tmp_path):
     streaming = pytest.importorskip("streaming", reason="mosaicml-streaming is not installed (it pins numpy<2.2 "
-                                                        "and pulls torchvision; install it to write MDS)")
+                                                        "and pulls torchvision; `make test-mds` checks it in its own venv)")
     out = tmp_path / "tok"
     tokenize(raw, out, tokenizer=str(bpe), formats=["mds", "hf"], shard_tokens=100_000)
     ds = streaming.StreamingDataset(local=str(out / "mds" / "train-00000"), shuffle=False, batch_size=1)
