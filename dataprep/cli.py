@@ -142,6 +142,17 @@ def inspect_cmd(path: str, n: int, width: int) -> None:
         click.echo("counters:")
         for k, v in counters.items():
             click.echo(f"  {k:<40}{v:>10,}")
+    tok = m.get("tokenize")
+    if tok:  # training files rather than Parquet shards
+        t = tok["tokenizer"]
+        click.echo(f"tokenizer: {t['path']} ({t['kind']}, {t['vocab_size']:,} ids, sha256 {t['sha256'][:12]}), "
+                   f"dtype {tok['dtype']}, bos {tok['bos_id']}, eos {tok['eos_id']}")
+        click.echo(f"formats: {', '.join(tok['formats'])}")
+        click.echo("tokens by shard:")
+        for k, v in tok["tokens_by_shard"].items():
+            click.echo(f"  {k:<40}{v:>10,}")
+        if tok.get("tokens_by_lang"):
+            click.echo("tokens by language: " + ", ".join(f"{k} {v:,}" for k, v in tok["tokens_by_lang"].items()))
 
 
 # --- stage subcommands, generated from the config dataclasses -----------------------------------

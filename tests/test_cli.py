@@ -93,3 +93,5 @@ def test_tokenizer_train_info_and_tokenize_errors(tmp_path):
                "--add-bos", "--formats", "[megatron, hf]", "--quiet")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "out" / "megatron" / "train-00000.idx").exists()
+    r = invoke("inspect", tmp_path / "out")
+    assert r.exit_code == 0 and "tokens by shard" in r.output and "train-00000" in r.output
