@@ -139,7 +139,9 @@ def test_megatron_core_reads_the_shards(raw, bpe, tmp_path):
 def test_hf_output_loads_with_datasets(raw, bpe, tmp_path):
     datasets = pytest.importorskip("datasets")
     out = tmp_path / "tok"
-    tokenize(raw, out, tokenizer=str(bpe), formats=["hf"], shard_tokens=100_000)
+    tokenize(raw, out, tokenizer=str(bpe), formats=["hf", "hf-disk"], shard_tokens=100_000)
+    disk = datasets.load_from_disk(str(out / "hf_disk" / "train-00000"))
+    assert disk["input_ids"] == pq.read_table(out / "hf" / "train-00000.parquet")["input_ids"].to_pylist()
     ds = datasets.load_dataset("parquet", data_files=str(out / "hf" / "train-*.parquet"), split="train",
                                cache_dir=str(tmp_path / "cache"))
     table = pq.read_table(out / "hf" / "train-00000.parquet")
@@ -168,11 +170,12 @@ def test_packing_cuts_the_stream_into_seq_len_rows(raw, bpe, tmp_path):
 
 
 def test_same_output_for_any_worker_count_and_seed_changes_order(raw, bpe, tmp_path):
-    opts = dict(tokenizer=str(bpe), formats=["megatron", "hf"], shard_tokens=2500, val_share=0.1, seed=7)
+    opts = dict(tokenizer=str(bpe), formats=["megatron", "hf", "hf-disk"], shard_tokens=2500, val_share=0.1, seed=7)
     tokenize(raw, tmp_path / "w1", workers=1, **opts)
     tokenize(raw, tmp_path / "w2", workers=2, **opts)
     files = sorted(p.relative_to(tmp_path / "w1") for p in (tmp_path / "w1").rglob("*")
-                   if p.is_file() and p.parts[-2] in ("megatron", "hf"))
+                   if p.is_file() and p.relative_to(tmp_path / "w1").parts[0] in ("megatron", "hf", "hf_disk"))
+    assert any(f.parts[0] == "hf_disk" for f in files)
     assert files
     for f in files:
         assert (tmp_path / "w1" / f).read_bytes() == (tmp_path / "w2" / f).read_bytes(), f

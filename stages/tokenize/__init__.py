@@ -31,7 +31,7 @@ from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, te
 from . import formats as F
 from . import loader as L
 
-FormatName = Literal["megatron", "hf", "numpy", "nanogpt", "nanotron", "mds"]
+FormatName = Literal["megatron", "hf", "hf-disk", "numpy", "nanogpt", "nanotron", "mds"]
 
 
 @dataclass
@@ -47,8 +47,8 @@ class TokenizeConfig:
     add_eos: bool = option(True, help="Append the tokenizer's EOS token to every document (an error if it has none).")
     bos_token: Optional[str] = option(None, help="BOS token text, when the tokenizer's own cannot be found.")
     eos_token: Optional[str] = option(None, help="EOS token text, when the tokenizer's own cannot be found.")
-    formats: list[FormatName] = option(["megatron"], help="Output formats: megatron, hf, numpy, nanogpt, "
-                                                          "nanotron, mds (several allowed).")
+    formats: list[FormatName] = option(["megatron"], help="Output formats: megatron, hf (Parquet), hf-disk "
+                                                          "(save_to_disk), numpy, nanogpt, nanotron, mds.")
     shard_tokens: int = option(100_000_000, help="Target tokens per output shard.")
     seq_len: Optional[int] = option(None, help="hf format: pack documents into rows of this many tokens.")
     shuffle: bool = option(True, help="Deterministic global shuffle of documents (by hash of id and seed).")
@@ -138,10 +138,11 @@ class TokenizeStage(Stage):
     """Tokenize documents into training shards that trainers read directly.
 
     Formats: megatron (.bin/.idx for Megatron-LM's IndexedDataset), hf (Parquet input_ids, for
-    datasets.load_dataset("parquet")), numpy (.npy), nanogpt (flat .bin), nanotron (.ds + .ds.index),
-    mds (MosaicML Streaming). Shards of ~shard_tokens tokens, a deterministic global shuffle, and a
-    train/validation split; manifest.json lists tokens per shard, split, language and domain, the
-    tokenizer's hash and BOS/EOS ids. Documents with empty text are rejected (tokenize:empty_text).
+    datasets.load_dataset("parquet")), hf-disk (datasets.load_from_disk folders), numpy (.npy),
+    nanogpt (flat .bin), nanotron (.ds + .ds.index), mds (MosaicML Streaming). Shards of
+    ~shard_tokens tokens, a deterministic global shuffle, and a train/validation split;
+    manifest.json lists tokens per shard, split, language and domain, the tokenizer's hash and
+    BOS/EOS ids. Documents with empty text are rejected (tokenize:empty_text).
 
     \b
     Examples:
@@ -275,13 +276,17 @@ class TokenizeStage(Stage):
         for fmt in cfg.formats:
             if fmt == "megatron":
                 written += F.write_megatron(base / "megatron" / key, tokens, lengths)
-            elif fmt == "hf":
+            elif fmt in ("hf", "hf-disk"):
                 columns = {"id": meta["id"]}
                 for c in ("lang", "domain"):
                     if any(v is not None for v in meta[c]):
                         columns[c] = meta[c]
                 columns["num_tokens"] = lengths.astype(np.int32).tolist()
-                written += F.write_hf(base / "hf" / f"{key}.parquet", tokens, lengths, columns, cfg.seq_len)
+                table = F.hf_table(tokens, lengths, columns, cfg.seq_len)
+                if fmt == "hf":
+                    written += F.write_hf(base / "hf" / f"{key}.parquet", table)
+                else:
+                    written += F.write_hf_disk(base / "hf_disk" / key, table)
             elif fmt == "numpy":
                 written += F.write_numpy(base / "numpy" / f"{key}.npy", tokens)
             elif fmt == "nanogpt":

@@ -7,7 +7,8 @@ Formats and the references they follow:
   <Q, document count <Q, then int32 sequence lengths, int64 byte pointers, int64 document indices
   ([0, 1, ..., n]: one sequence per document). dtype codes: 8 = uint16, 4 = int32.
 - hf: Parquet with an ``input_ids`` list column (one row per document, or per packed ``seq_len``
-  sequence), read by ``datasets.load_dataset("parquet", data_files=...)``.
+  sequence), read by ``datasets.load_dataset("parquet", data_files=...)``; hf-disk: the same rows
+  as a ``datasets`` save_to_disk folder per shard, read by ``datasets.load_from_disk``.
 - numpy: ``.npy`` (np.save, loads with np.load(mmap_mode="r")); nanogpt: flat ``.bin`` of tokens
   as nanoGPT's train.py memory-maps them.
 - nanotron: datatrove/nanotron ``.ds`` (raw little-endian tokens), ``.ds.index`` (uint64 end
@@ -28,8 +29,9 @@ import pyarrow as pa
 from dataprep.corpus import tmp_path, write_table
 from dataprep.stage import StageError
 
-FORMATS = ("megatron", "hf", "numpy", "nanogpt", "nanotron", "mds")
-VERSIONS = {"megatron": "MMIDIDX v1", "hf": "parquet input_ids", "numpy": "npy v1", "nanogpt": "raw tokens",
+FORMATS = ("megatron", "hf", "hf-disk", "numpy", "nanogpt", "nanotron", "mds")
+VERSIONS = {"megatron": "MMIDIDX v1", "hf": "parquet input_ids", "hf-disk": "datasets save_to_disk",
+            "numpy": "npy v1", "nanogpt": "raw tokens",
             "nanotron": "datatrove .ds/.ds.index", "mds": "streaming MDS"}
 MEGATRON_CODES = {np.dtype(np.uint16): 8, np.dtype(np.int32): 4}
 
@@ -66,19 +68,42 @@ def write_megatron(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> lis
     return [bin_path, idx_path]
 
 
-def write_hf(path: Path, tokens: np.ndarray, lengths: np.ndarray, columns: dict[str, list],
-             seq_len: int | None) -> list[Path]:
+def hf_table(tokens: np.ndarray, lengths: np.ndarray, columns: dict[str, list], seq_len: int | None) -> pa.Table:
     value_type = pa.uint16() if tokens.dtype == np.uint16 else pa.uint32()
     if seq_len:  # packed: consecutive documents cut into seq_len rows (the last may be shorter)
         offsets = np.append(np.arange(0, len(tokens), seq_len), len(tokens)) if len(tokens) else np.zeros(1)
-        table = pa.table({"input_ids": _lists(offsets, tokens, value_type)})
-    else:
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        table = pa.table({**{k: pa.array(v) for k, v in columns.items()},
-                          "input_ids": _lists(offsets, tokens, value_type)})
+        return pa.table({"input_ids": _lists(offsets, tokens, value_type)})
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.table({**{k: pa.array(v) for k, v in columns.items()}, "input_ids": _lists(offsets, tokens, value_type)})
+
+
+def write_hf(path: Path, table: pa.Table) -> list[Path]:
     write_table(table, path)
     return [path]
+
+
+def write_hf_disk(folder: Path, table: pa.Table) -> list[Path]:
+    """A `datasets` save_to_disk folder (load with datasets.load_from_disk). The fingerprint is
+    derived from the content so the same shard gives the same bytes."""
+    import hashlib
+    import shutil
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    digest = hashlib.sha256()
+    for col in table.columns:
+        for chunk in col.chunks:
+            for buf in chunk.buffers():
+                if buf is not None:
+                    digest.update(buf)
+    tmp = tmp_path(folder)
+    shutil.rmtree(tmp, ignore_errors=True)
+    datasets.Dataset(table, fingerprint=digest.hexdigest()[:16]).save_to_disk(str(tmp))
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 def _lists(offsets: np.ndarray, tokens: np.ndarray, value_type: pa.DataType) -> pa.Array:
