@@ -271,3 +271,14 @@ def test_real_tokenizers_ids_dtype_and_round_trip(raw, tmp_path, name, vocab, dt
     for kind, text in TEXTS.items():
         ids = tok.encode(text, add_special_tokens=False).ids
         assert tok.decode(ids) == text, kind
+
+
+def test_mds_without_its_package_is_a_clear_error_before_any_work(raw, bpe, tmp_path):
+    try:
+        import streaming  # noqa: F401
+        pytest.skip("mosaicml-streaming is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(StageError, match="mds needs the mosaicml-streaming package"):
+        tokenize(raw, tmp_path / "tok", tokenizer=str(bpe), formats=["megatron", "mds"])
+    assert not (tmp_path / "tok" / "_state" / "enc-00000.npz").exists()

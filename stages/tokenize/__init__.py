@@ -157,6 +157,12 @@ class TokenizeStage(Stage):
 
     def prepare(self, ctx: StageContext) -> dict:
         cfg = self.config
+        if "mds" in cfg.formats:  # fail before any work, not after encoding
+            try:
+                import streaming  # noqa: F401
+            except ImportError:
+                raise StageError("tokenize.formats: mds needs the mosaicml-streaming package "
+                                 "(pip install mosaicml-streaming)") from None
         shards = [str(p) for p in ctx.source.shard_paths]
         tok_dir = ctx.out_dir / "tokenizer"
         if cfg.train:
