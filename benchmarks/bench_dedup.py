@@ -125,7 +125,7 @@ def datasketch_child(ingested: str, limit: int) -> None:
                       "index_bytes_per_doc": (rss1 - rss0) / max(done, 1)}))
 
 
-def ensure_datatrove(python: str | None, make: bool, work: Path) -> str | None:
+def ensure_datatrove(python: str | None, make: bool) -> str | None:
     if python:
         return python if Path(python).exists() else None
     venv = ROOT / "bench_out" / "datatrove-venv"
@@ -185,7 +185,7 @@ def main() -> int:
                      d["index_bytes_per_doc"], d["dups"]))
 
     if "datatrove" not in args.skip:
-        dt = ensure_datatrove(args.datatrove_python, args.make_datatrove_venv, work)
+        dt = ensure_datatrove(args.datatrove_python, args.make_datatrove_venv)
         if dt is None:
             print("datatrove: skipped (no venv; pass --datatrove-python or --make-datatrove-venv)")
         else:

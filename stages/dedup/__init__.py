@@ -209,7 +209,7 @@ class TextLookup:
         return inter / union if union else 1.0
 
 
-def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup,
+def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str],
                          executor=None) -> list[tuple[int, int, float]]:
     """Verified (i, j, similarity) pairs for minhash/simhash."""
     candidates: set[tuple[int, int]] = set()
@@ -241,7 +241,7 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, lookup: TextLookup,
             local = sorted({x for pair in chunk for x in pair})
             where = {x: k for k, x in enumerate(local)}
             sub = SimpleNamespace(shard=items.shard[local], doc=items.doc[local], unit=items.unit[local])
-            jobs.append((lookup.paths, cfg.level, cfg.ngram, cfg.hash == "vector", sub,
+            jobs.append((shard_paths, cfg.level, cfg.ngram, cfg.hash == "vector", sub,
                          [(where[i], where[j]) for i, j in chunk]))
         results = executor.map(verify_pairs, jobs) if executor is not None else [verify_pairs(j) for j in jobs]
         sims = {pair: s for chunk, res in zip(chunks, results) for pair, s in zip(chunk, res)}
@@ -273,7 +273,8 @@ def verify_pairs(args: tuple) -> list[float]:
     return [lookup.jaccard(i, j) for i, j in pairs]
 
 
-def cluster(cfg: DedupConfig, items: Items, lookup: TextLookup, executor=None) -> tuple[UnionFind, dict[int, float]]:
+def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
+            executor=None) -> tuple[UnionFind, dict[int, float]]:
     uf = UnionFind(len(items.doc))
     sim: dict[int, float] = {}
     if cfg.method == "exact":
@@ -282,7 +283,7 @@ def cluster(cfg: DedupConfig, items: Items, lookup: TextLookup, executor=None) -
                 uf.union(int(g[0]), int(j))
             sim[int(g[0])] = 1.0
     else:
-        for i, j, s in near_duplicate_edges(cfg, items, lookup, executor):
+        for i, j, s in near_duplicate_edges(cfg, items, shard_paths, executor):
             uf.union(i, j)
             root = uf.find(i)
             sim[root] = min(sim.get(root, 1.0), s) if s == s else float("nan")
@@ -335,8 +336,7 @@ class DedupStage(Stage):
         ref_parts, ref_shards = self._reference(ctx)
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
-        lookup = TextLookup(all_shards, cfg.level, items)
-        uf, sims = cluster(cfg, items, lookup, ctx.executor)
+        uf, sims = cluster(cfg, items, all_shards, ctx.executor)
 
         ids_by_shard = [pq.read_table(p, columns=["id"])["id"].to_pylist() for p in all_shards]
         ids = [ids_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]

@@ -64,6 +64,7 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
     from . import vector as V
 
     if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
+        perms = perms if perms is not None else permutations(num_perm, seed)
         return np.concatenate([signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme)
                                for i in range(0, len(texts), SIGNATURE_BATCH)])
     if hash_name == "vector":  # in batches that keep numpy's temporaries in cache

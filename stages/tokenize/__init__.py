@@ -183,11 +183,11 @@ class TokenizeStage(Stage):
         n_shards = {"train": math.ceil(train_tokens / cfg.shard_tokens) if train_tokens else 0,
                     "val": math.ceil(val_tokens / cfg.shard_tokens) if val_tokens else 0}
         n_shards["train"] = max(1, n_shards["train"])  # the first train shard also reports empty documents
-        plan = {"info": info.to_json(), "dtype": L.token_dtype(info.vocab_size, cfg.dtype).name,
-                "summaries": summaries}
+        dtype = L.token_dtype(info.vocab_size, cfg.dtype).name
+        plan = {"info": info.to_json(), "dtype": dtype, "summaries": summaries}
         atomic_write_bytes(ctx.state_dir / "plan.json", json.dumps(plan).encode())
         return {"info": info, "prefixes": prefixes, "inputs": shards, "n_shards": n_shards,
-                "summaries": summaries, "dtype": L.token_dtype(info.vocab_size, cfg.dtype).name,
+                "summaries": summaries, "dtype": dtype,
                 "starts": {split: np.cumsum([0] + [s[f"{split}_tokens"] for s in summaries[:-1]]).tolist()
                            for split in ("train", "val")}}
 
@@ -315,8 +315,9 @@ class TokenizeStage(Stage):
         by: dict[str, dict[str, int]] = {}
         for s in state["summaries"]:
             for column, counts in s["by"].items():
+                totals = by.setdefault(column, {})
                 for value, n in counts.items():
-                    by.setdefault(column, {})[value] = by.setdefault(column, {}).get(value, 0) + n
+                    totals[value] = totals.get(value, 0) + n
         info_json = {**info.to_json(), "path": str(Path(info.path).relative_to(ctx.out_dir))
                      if Path(info.path).is_relative_to(ctx.out_dir) else info.path}
         manifest["tokenize"] = {
