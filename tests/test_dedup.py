@@ -268,8 +268,28 @@ def test_verification_chunks_keep_groups_whole_and_cover_every_pair():
 
     rng = np.random.default_rng(4)
     pairs = sorted({tuple(sorted(map(int, rng.choice(3000, 2, replace=False)))) for _ in range(2500)})
-    chunks = _verification_chunks(pairs, 3000, 2)
-    assert len(chunks) == 2 and sorted(p for c in chunks for p in c) == pairs
-    items = [{x for p in c for x in p} for c in chunks]
+    left, right = np.array(pairs).T
+    chunks = _verification_chunks(left, right, 3000, 2)
+    assert len(chunks) == 2 and sorted(np.concatenate(chunks).tolist()) == list(range(len(pairs)))
+    items = [set(left[c].tolist()) | set(right[c].tolist()) for c in chunks]
     assert not items[0] & items[1], "an item's pairs must all be in one chunk"
-    assert _verification_chunks(pairs[:10], 3000, 2) == [pairs[:10]]
+    assert [c.tolist() for c in _verification_chunks(left[:10], right[:10], 3000, 2)] == [list(range(10))]
+
+
+def test_group_pairs_match_the_pairwise_definition():
+    from stages.dedup import SMALL_GROUP, group_pairs
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 400, 3000).astype(np.uint64)
+    keys[:100] = 7  # one group larger than SMALL_GROUP: star + chain
+    members = np.arange(3000) * 3
+    got = set(group_pairs(keys, members).tolist())
+    want = set()
+    for k in np.unique(keys).tolist():
+        g = members[keys == k].tolist()
+        if len(g) <= SMALL_GROUP:
+            want.update((a << 32) | b for x, a in enumerate(g) for b in g[x + 1:])
+        else:
+            want.update((g[0] << 32) | b for b in g[1:])
+            want.update((a << 32) | b for a, b in zip(g[1:], g[2:]))
+    assert got == want and len(group_pairs(keys, members)) == len(want)

@@ -25,6 +25,7 @@ from dataprep.config import ConfigError, option
 from dataprep.corpus import Corpus, atomic_write_bytes, atomic_write_json, split_by_reason, write_table
 from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, text_chars
 
+from . import kernel
 from . import minhash as mh
 from . import simhash as sh
 from .cluster import UnionFind, items_of, normalize_exact, unit_spans
@@ -91,7 +92,11 @@ class DedupConfig:
 def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     """Compute one shard's item keys into ``out`` (.npz); return the number of items."""
     cfg, shard, out = args
-    table = pq.read_table(shard)
+    names = pq.read_schema(shard).names
+    for column in cfg.exempt:
+        if column not in names:
+            raise StageError(f"dedup.exempt: the corpus has no column {column!r}")
+    table = pq.read_table(shard, columns=["text", *[c for c in cfg.exempt if c != "text"]])
     texts = table["text"].to_pylist()
     for column, values in cfg.exempt.items():
         if column not in table.column_names:
@@ -164,113 +169,115 @@ def groups_of_equal(keys: np.ndarray) -> list[np.ndarray]:
     return [order[b[i]:b[i + 1]] for i in multi]
 
 
-class TextLookup:
-    """Item texts for verification, read on demand shard by shard."""
+def item_texts(shard_paths: list[str], level: str, shard: np.ndarray, doc: np.ndarray,
+               unit: np.ndarray) -> list[str]:
+    """Texts of the items at (shard, doc row, unit), read shard by shard."""
+    out: list[str | None] = [None] * len(shard)
+    for s in np.unique(shard).tolist():
+        idx = np.flatnonzero(shard == s).tolist()
+        rows = sorted({int(doc[i]) for i in idx})
+        texts = dict(zip(rows, pq.read_table(shard_paths[s], columns=["text"]).take(rows)["text"].to_pylist()))
+        for i in idx:
+            text = texts[int(doc[i])]
+            if level != "document":
+                a, b = unit_spans(text, level)[int(unit[i])]
+                text = text[a:b]
+            out[i] = text
+    return out
 
-    def __init__(self, shard_paths: list[str], level: str, items: Items):
-        self.paths, self.level, self.items = shard_paths, level, items
-        self.cache: dict[int, np.ndarray] = {}
 
-    def shingle_sets(self, needed: set[int], ngram: int, vector: bool = False) -> None:
-        by_shard: dict[int, list[int]] = {}
-        for i in needed - set(self.cache):
-            by_shard.setdefault(int(self.items.shard[i]), []).append(i)
-        for s, idx in by_shard.items():
-            rows = sorted({int(self.items.doc[i]) for i in idx})
-            texts = dict(zip(rows, pq.read_table(self.paths[s], columns=["text"]).take(rows)["text"].to_pylist()))
-            item_texts = []
-            for i in idx:
-                text = texts[int(self.items.doc[i])]
-                if self.level != "document":
-                    a, b = unit_spans(text, self.level)[int(self.items.unit[i])]
-                    text = text[a:b]
-                item_texts.append(text)
-            if vector:  # the same shingles as sets of their 64-bit hashes
-                from .vector import shingle_hashes
-
-                for c in range(0, len(idx), mh.VECTOR_BATCH):
-                    h, counts = shingle_hashes(item_texts[c:c + mh.VECTOR_BATCH], ngram)
-                    ends = np.cumsum(counts).tolist()
-                    for i, lo, hi in zip(idx[c:c + mh.VECTOR_BATCH], [0] + ends[:-1], ends):
-                        self.cache[i] = np.unique(h[lo:hi])  # sorted, distinct
-            else:  # shingle strings -> sorted distinct 64-bit hashes (8 bytes per shingle held)
-                import xxhash
-
-                f = xxhash.xxh3_64_intdigest
-                for i, text in zip(idx, item_texts):
-                    sh = T.shingles(text, ngram)
-                    self.cache[i] = np.unique(np.fromiter((f(x.encode("utf-8", "surrogatepass")) for x in sh),
-                                                          np.uint64, len(sh)))
-
-    def jaccard(self, i: int, j: int) -> float:
-        a, b = self.cache[i], self.cache[j]
-        inter = len(np.intersect1d(a, b, assume_unique=True))  # sorted distinct hashes
-        union = len(a) + len(b) - inter
-        return inter / union if union else 1.0
+def group_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Candidate pairs among items sharing a key, encoded ``i << 32 | j`` (i < j): every pair in
+    groups of up to SMALL_GROUP items (so clusters connect through any verified pair), a star and
+    a chain in larger groups (linear work). ``members`` must be ascending."""
+    order = np.argsort(keys, kind="stable")
+    k, m = keys[order], members[order].astype(np.uint64)
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(k)]]))
+    out = [np.empty(0, np.uint64)]
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        first = starts[sizes == size]
+        if size <= SMALL_GROUP:
+            g = m[first[:, None] + np.arange(size)]
+            ti, tj = np.triu_indices(size, 1)
+            out.append(((g[:, ti] << np.uint64(32)) | g[:, tj]).ravel())
+        else:
+            for f in first.tolist():
+                g = m[f:f + size]
+                out.append((g[0] << np.uint64(32)) | g[1:])
+                out.append((g[1:-1] << np.uint64(32)) | g[2:])
+    return np.concatenate(out)
 
 
 def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str],
                          executor=None) -> list[tuple[int, int, float]]:
     """Verified (i, j, similarity) pairs for minhash/simhash."""
-    candidates: set[tuple[int, int]] = set()
     if cfg.method == "minhash":
-        usable = ~items.empty
-        for band in range(items.keys.shape[1]):
-            for g in groups_of_equal(np.where(usable, items.keys[:, band], np.uint64(0))):
-                g = g[usable[g]].tolist()
-                if len(g) <= SMALL_GROUP:  # every pair, so clusters connect through any verified pair
-                    candidates.update((a, b) for x, a in enumerate(g) for b in g[x + 1:])
-                else:  # large groups: a star and a chain keep the work linear
-                    candidates.update((g[0], b) for b in g[1:])
-                    candidates.update(zip(g[1:], g[2:]))
         # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
+        usable = np.flatnonzero(~items.empty)
+        codes = np.unique(np.concatenate([group_pairs(items.keys[usable, band], usable)
+                                          for band in range(items.keys.shape[1])]))
+        left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
     else:
-        candidates = set(sh.candidate_pairs(items.keys, cfg.hamming))
-    candidates = {(i, j) for i, j in candidates if not (items.reference[i] and items.reference[j])}
+        found = np.array(sh.candidate_pairs(items.keys, cfg.hamming), dtype=np.int64).reshape(-1, 2)
+        left, right = found[:, 0], found[:, 1]
+    new = ~(items.reference[left] & items.reference[right])  # reference pairs were settled before
+    left, right = left[new], right[new]
     if cfg.method == "simhash":
-        return [(i, j, 1 - sh.hamming(int(items.keys[i]), int(items.keys[j])) / 64) for i, j in sorted(candidates)]
+        return [(i, j, 1 - sh.hamming(int(items.keys[i]), int(items.keys[j])) / 64)
+                for i, j in zip(left.tolist(), right.tolist())]
     if cfg.verify == "none":
-        return [(i, j, float("nan")) for i, j in sorted(candidates)]
+        return [(i, j, float("nan")) for i, j in zip(left.tolist(), right.tolist())]
     if cfg.verify == "estimate":
-        sims = {(i, j): mh.estimated_jaccard(items.sigs[i], items.sigs[j]) for i, j in candidates}
+        sims = np.concatenate([np.empty(0)] + [np.mean(items.sigs[left[c:c + 65536]] == items.sigs[right[c:c + 65536]],
+                                                       axis=1) for c in range(0, len(left), 65536)])
     else:
-        pairs = sorted(candidates)
-        chunks = _verification_chunks(pairs, len(items.doc), getattr(executor, "workers", 1) or 1)
+        chunks = _verification_chunks(left, right, len(items.doc), getattr(executor, "workers", 1) or 1)
         jobs = []
         for chunk in chunks:  # each chunk: whole connected groups of candidates, so no item is read twice
-            local = sorted({x for pair in chunk for x in pair})
-            where = {x: k for k, x in enumerate(local)}
+            local = np.unique(np.concatenate([left[chunk], right[chunk]]))
             sub = SimpleNamespace(shard=items.shard[local], doc=items.doc[local], unit=items.unit[local])
-            jobs.append((shard_paths, cfg.level, cfg.ngram, cfg.hash == "vector", sub,
-                         [(where[i], where[j]) for i, j in chunk]))
+            pairs = np.stack([np.searchsorted(local, left[chunk]), np.searchsorted(local, right[chunk])], axis=1)
+            jobs.append((shard_paths, cfg.level, cfg.ngram, sub, pairs))
         results = executor.map(verify_pairs, jobs) if executor is not None else [verify_pairs(j) for j in jobs]
-        sims = {pair: s for chunk, res in zip(chunks, results) for pair, s in zip(chunk, res)}
-    return [(i, j, s) for (i, j), s in sorted(sims.items()) if s >= cfg.threshold]
+        sims = np.empty(len(left))
+        for chunk, res in zip(chunks, results):
+            sims[chunk] = res
+    keep = sims >= cfg.threshold
+    return list(zip(left[keep].tolist(), right[keep].tolist(), sims[keep].tolist()))
 
 
-def _verification_chunks(pairs: list[tuple[int, int]], n_items: int, workers: int) -> list[list[tuple[int, int]]]:
-    """Split candidate pairs into one chunk per worker, made of whole connected groups."""
-    n_chunks = max(1, min(workers, len(pairs) // 500))
+def _verification_chunks(left: np.ndarray, right: np.ndarray, n_items: int, workers: int) -> list[np.ndarray]:
+    """Split candidate pairs (positions into left/right, ascending) into one chunk per worker,
+    each made of whole connected groups."""
+    n_chunks = max(1, min(workers, len(left) // 500))
     if n_chunks == 1:
-        return [pairs] if pairs else []
+        return [np.arange(len(left))] if len(left) else []
     uf = UnionFind(n_items)
-    for i, j in pairs:
+    for i, j in zip(left.tolist(), right.tolist()):
         uf.union(i, j)
-    groups: dict[int, list[tuple[int, int]]] = {}
-    for pair in pairs:
-        groups.setdefault(uf.find(pair[0]), []).append(pair)
-    chunks: list[list[tuple[int, int]]] = [[] for _ in range(n_chunks)]
+    groups: dict[int, list[int]] = {}
+    for p, i in enumerate(left.tolist()):
+        groups.setdefault(uf.find(i), []).append(p)
+    chunks: list[list[int]] = [[] for _ in range(n_chunks)]
     for g in sorted(groups.values(), key=len, reverse=True):  # largest first, into the emptiest chunk
         min(chunks, key=len).extend(g)
-    return [sorted(c) for c in chunks if c]
+    return [np.array(sorted(c), dtype=np.int64) for c in chunks if c]
 
 
 def verify_pairs(args: tuple) -> list[float]:
-    """Exact shingle Jaccard of candidate pairs (a worker task); items located by (shard, doc, unit)."""
-    paths, level, ngram, vector, sub, pairs = args
-    lookup = TextLookup(paths, level, sub)
-    lookup.shingle_sets({x for pair in pairs for x in pair}, ngram, vector=vector)
-    return [lookup.jaccard(i, j) for i, j in pairs]
+    """Exact shingle Jaccard of candidate pairs (a worker task); items located by (shard, doc, unit).
+    Shingles are compared as sets of their 64-bit hashes (8 bytes per shingle held)."""
+    paths, level, ngram, sub, pairs = args
+    texts = item_texts(paths, level, sub.shard, sub.doc, sub.unit)
+    hashes, counts = [], []
+    for c in range(0, len(texts), mh.SIGNATURE_BATCH):
+        h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
+        hashes.append(h)
+        counts.append(n)
+    if not hashes:
+        return np.empty(0)
+    return np.asarray(kernel.pair_jaccard(np.concatenate(hashes), np.concatenate(counts), pairs))
 
 
 def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
@@ -279,9 +286,10 @@ def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
     sim: dict[int, float] = {}
     if cfg.method == "exact":
         for g in groups_of_equal(items.keys):
+            g = g.tolist()
             for j in g[1:]:
-                uf.union(int(g[0]), int(j))
-            sim[int(g[0])] = 1.0
+                uf.union(g[0], j)
+            sim[g[0]] = 1.0
     else:
         for i, j, s in near_duplicate_edges(cfg, items, shard_paths, executor):
             uf.union(i, j)
@@ -349,10 +357,8 @@ class DedupStage(Stage):
             quality = [q_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]
 
         members_of: dict[int, list[int]] = {}
-        for i in range(len(ids)):
-            root = uf.find(i)
-            if root != i or uf.size(i) > 1:
-                members_of.setdefault(root, []).append(i)
+        for i in uf.joined():
+            members_of.setdefault(uf.find(i), []).append(i)
         decisions: list[dict] = [dict() for _ in shard_paths]
         cluster_rows = {"cluster": [], "members": [], "kept": [], "size": [], "similarity": []}
         first_shard = len(ref_shards)

@@ -42,6 +42,11 @@ class UnionFind:
     def __init__(self, n: int):
         self.parent = list(range(n))
         self.sizes = [1] * n
+        self.touched: set[int] = set()
+
+    def joined(self) -> list[int]:
+        """Members of sets of two or more, ascending."""
+        return sorted(self.touched)
 
     def find(self, x: int) -> int:
         root = x
@@ -55,6 +60,7 @@ class UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
+        self.touched.update((a, b))
         if rb < ra:
             ra, rb = rb, ra
         self.parent[rb] = ra

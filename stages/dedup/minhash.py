@@ -46,12 +46,14 @@ def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
     """32-bit hashes of shingles (UTF-8 bytes): ``sha1`` as datasketch, or ``xxh32`` (faster)."""
     if hash_name == "sha1":
         sha1 = hashlib.sha1
-        return np.fromiter((int.from_bytes(sha1(s.encode()).digest()[:4], "little") for s in shingles),
+        return np.fromiter((int.from_bytes(sha1(s.encode("utf-8", "surrogatepass")).digest()[:4], "little")
+                        for s in shingles),
                            dtype=np.uint32, count=len(shingles))
     import xxhash
 
     f = xxhash.xxh32_intdigest
-    return np.fromiter((f(s.encode()) for s in shingles), dtype=np.uint32, count=len(shingles))
+    return np.fromiter((f(s.encode("utf-8", "surrogatepass")) for s in shingles), dtype=np.uint32,
+                       count=len(shingles))
 
 
 def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str = "sha1",
@@ -67,23 +69,26 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
         perms = perms if perms is not None else permutations(num_perm, seed)
         return np.concatenate([signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme)
                                for i in range(0, len(texts), SIGNATURE_BATCH)])
-    if hash_name == "vector":  # in batches that keep numpy's temporaries in cache
-        parts = [V.shingle_hashes(texts[i:i + VECTOR_BATCH], ngram) for i in range(0, len(texts), VECTOR_BATCH)]
-        h = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.uint64)
-        counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-    else:
-        shingle_lists = [T.shingles(t, ngram) for t in texts]
-        counts = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64, count=len(shingle_lists))
-        flat = [s for lst in shingle_lists for s in lst]
-        h = hash_shingles(flat, hash_name) if flat else np.empty(0, np.uint32)
+    from . import kernel as K
+
+    perms = perms if perms is not None else permutations(num_perm, seed)
+    sig = K.signatures(texts, ngram, hash_name, scheme, num_perm, seed, perms)
+    if sig is not None:
+        return sig
+    h, counts = K.shingle_hashes(texts, ngram, hash_name)
     if scheme == "one-permutation":
-        return V.one_permutation(h.astype(np.uint64), counts, num_perm, seed)
-    a, b = perms if perms is not None else permutations(num_perm, seed)
+        h64 = h.astype(np.uint64)
+        sig = K.one_permutation(h64, counts, num_perm, seed, V._probe_table(num_perm, seed, V.ATTEMPTS))
+        return sig if sig is not None else V.one_permutation(h64, counts, num_perm, seed)
+    a, b = perms
+    if h.dtype == np.uint64:
+        h = (h >> np.uint64(32)).astype(np.uint32)
+    sig = K.perm_minhash(h, counts, a, b)
+    if sig is not None:
+        return sig
     out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
     if len(h) == 0:
         return out
-    if h.dtype == np.uint64:
-        h = (h >> np.uint64(32)).astype(np.uint32)
     return minima(fmix32(h), counts, a, b, out)
 
 

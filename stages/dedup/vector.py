@@ -29,6 +29,7 @@ _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = np.uint32(0xFFFFFFFF)
+ATTEMPTS = 256  # probes tried per empty bin before falling back to the row's smallest value
 
 
 @lru_cache(maxsize=1)
@@ -175,7 +176,7 @@ def one_permutation(h: np.ndarray, counts: np.ndarray, num_perm: int, seed: int)
     return densify(sig, seed)
 
 
-def densify(sig: np.ndarray, seed: int, attempts: int = 256) -> np.ndarray:
+def densify(sig: np.ndarray, seed: int, attempts: int = ATTEMPTS) -> np.ndarray:
     """Fill each empty bin from the bin its fixed probe sequence reaches first that was filled
     by the document's own shingles (optimal densification); documents with no shingle stay EMPTY."""
     num_perm = sig.shape[1]

@@ -1,0 +1,818 @@
+/* Compiled inner loops of the dedup stage.
+ *
+ * Everything here has a pure-Python/numpy twin (dataprep.text, stages.dedup.minhash/vector) that
+ * gives bit-identical results; tests compare the two on random text. The module is optional: the
+ * package works, more slowly, when it was not built.
+ *
+ *   set_tables(fold, multi)          per-code-point normalisation table, built in Python (kernel.py)
+ *   shingle_hashes(texts, n, kind)   normalise, cut units, hash every n-gram of units
+ *   perm_minhash(h32, counts, a, b)  datasketch's affine32 MinHash minima
+ *   one_permutation(h64, counts, num_perm, seed, probes)   one-permutation MinHash + densification
+ *   pair_jaccard(h64, offsets, pairs)                      exact Jaccard of distinct hashes
+ *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
+ *
+ * SHA-1 follows FIPS 180-4 (with the x86 SHA extensions when the CPU has them); XXH32 follows
+ * the xxHash specification (github.com/Cyan4973/xxHash, doc/xxhash_spec.md).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+#define CLS_WORD 0u
+#define CLS_SPACE 1u
+#define CLS_SINGLE 2u
+#define MULTI_FLAG 0x80000000u
+
+enum { KIND_SHA1 = 0, KIND_XXH32 = 1, KIND_VEC64 = 2 };
+
+static PyObject *g_fold_obj = NULL, *g_multi_obj = NULL;
+static const uint32_t *g_fold = NULL, *g_multi = NULL;
+static Py_ssize_t g_fold_len = 0;
+
+/* ------------------------------------------------------------------------------------------ */
+/* hashes                                                                                       */
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static inline uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static inline uint32_t load_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline uint32_t load_le32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v; /* x86/ARM little-endian hosts */
+}
+
+typedef void (*sha1_blocks_fn)(uint32_t state[5], const uint8_t *data, size_t nblocks);
+
+static void sha1_blocks_portable(uint32_t st[5], const uint8_t *data, size_t nblocks) {
+    uint32_t w[80];
+    for (size_t blk = 0; blk < nblocks; blk++, data += 64) {
+        for (int t = 0; t < 16; t++) w[t] = load_be32(data + 4 * t);
+        for (int t = 16; t < 80; t++) w[t] = rotl32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+        uint32_t a = st[0], b = st[1], c = st[2], d = st[3], e = st[4];
+        for (int t = 0; t < 80; t++) {
+            uint32_t f, k;
+            if (t < 20) { f = (b & c) | (~b & d); k = 0x5A827999u; }
+            else if (t < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1u; }
+            else if (t < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDCu; }
+            else { f = b ^ c ^ d; k = 0xCA62C1D6u; }
+            uint32_t tmp = rotl32(a, 5) + f + e + k + w[t];
+            e = d; d = c; c = rotl32(b, 30); b = a; a = tmp;
+        }
+        st[0] += a; st[1] += b; st[2] += c; st[3] += d; st[4] += e;
+    }
+}
+
+#ifdef HAVE_X86
+/* Four rounds per SHA1RNDS4; the message schedule W[t] = rotl1(W[t-3]^W[t-8]^W[t-14]^W[t-16]) is
+ * computed four words at a time by SHA1MSG1/SHA1MSG2, and SHA1NEXTE derives E for the next group. */
+#define SHA1_GROUP(F)                                                                              \
+    do {                                                                                           \
+        if (i >= 4)                                                                                \
+            m[i & 3] = _mm_sha1msg2_epu32(                                                         \
+                _mm_xor_si128(_mm_sha1msg1_epu32(m[i & 3], m[(i + 1) & 3]), m[(i + 2) & 3]),       \
+                m[(i + 3) & 3]);                                                                   \
+        __m128i e_ = _mm_sha1nexte_epu32(before, m[i & 3]);                                        \
+        before = abcd;                                                                             \
+        abcd = _mm_sha1rnds4_epu32(abcd, e_, F);                                                   \
+        i++;                                                                                       \
+    } while (0)
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha1_blocks_shani(uint32_t st[5], const uint8_t *data, size_t nblocks) {
+    const __m128i mask = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)st), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)st[4], 0, 0, 0);
+    for (size_t blk = 0; blk < nblocks; blk++, data += 64) {
+        __m128i abcd_save = abcd, e_save = e0, m[4];
+        for (int j = 0; j < 4; j++)
+            m[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * j)), mask);
+        __m128i before = abcd;
+        abcd = _mm_sha1rnds4_epu32(abcd, _mm_add_epi32(e0, m[0]), 0);
+        int i = 1;
+        SHA1_GROUP(0); SHA1_GROUP(0); SHA1_GROUP(0); SHA1_GROUP(0);
+        SHA1_GROUP(1); SHA1_GROUP(1); SHA1_GROUP(1); SHA1_GROUP(1); SHA1_GROUP(1);
+        SHA1_GROUP(2); SHA1_GROUP(2); SHA1_GROUP(2); SHA1_GROUP(2); SHA1_GROUP(2);
+        SHA1_GROUP(3); SHA1_GROUP(3); SHA1_GROUP(3); SHA1_GROUP(3); SHA1_GROUP(3);
+        e0 = _mm_sha1nexte_epu32(before, e_save);
+        abcd = _mm_add_epi32(abcd, abcd_save);
+    }
+    abcd = _mm_shuffle_epi32(abcd, 0x1B);
+    _mm_storeu_si128((__m128i *)st, abcd);
+    st[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+#endif
+
+static sha1_blocks_fn g_sha1_blocks = sha1_blocks_portable;
+
+/* datasketch's sha1_hash32: the first four bytes of SHA-1, read little-endian. */
+static uint32_t sha1_32(const uint8_t *data, size_t len) {
+    uint32_t st[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    size_t full = len / 64;
+    if (full) g_sha1_blocks(st, data, full);
+    uint8_t tail[128];
+    size_t rest = len - full * 64;
+    memcpy(tail, data + full * 64, rest);
+    tail[rest] = 0x80;
+    size_t tail_len = rest + 1 + 8 <= 64 ? 64 : 128;
+    memset(tail + rest + 1, 0, tail_len - rest - 1);
+    uint64_t bits = (uint64_t)len * 8;
+    for (int k = 0; k < 8; k++) tail[tail_len - 1 - k] = (uint8_t)(bits >> (8 * k));
+    g_sha1_blocks(st, tail, tail_len / 64);
+    uint32_t h0 = st[0];
+    return (h0 >> 24) | ((h0 >> 8) & 0xFF00u) | ((h0 << 8) & 0xFF0000u) | (h0 << 24);
+}
+
+#define P1 0x9E3779B1u
+#define P2 0x85EBCA77u
+#define P3 0xC2B2AE3Du
+#define P4 0x27D4EB2Fu
+#define P5 0x165667B1u
+
+static inline uint32_t xxh32_round(uint32_t acc, uint32_t lane) {
+    acc += lane * P2;
+    return rotl32(acc, 13) * P1;
+}
+
+static uint32_t xxh32(const uint8_t *p, size_t len) {
+    const uint8_t *end = p + len;
+    uint32_t h;
+    if (len >= 16) {
+        uint32_t v1 = P1 + P2, v2 = P2, v3 = 0, v4 = 0u - P1;
+        const uint8_t *limit = end - 16;
+        do {
+            v1 = xxh32_round(v1, load_le32(p));
+            v2 = xxh32_round(v2, load_le32(p + 4));
+            v3 = xxh32_round(v3, load_le32(p + 8));
+            v4 = xxh32_round(v4, load_le32(p + 12));
+            p += 16;
+        } while (p <= limit);
+        h = rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) + rotl32(v4, 18);
+    } else {
+        h = P5;
+    }
+    h += (uint32_t)len;
+    while (p + 4 <= end) {
+        h += load_le32(p) * P3;
+        h = rotl32(h, 17) * P4;
+        p += 4;
+    }
+    while (p < end) {
+        h += (*p++) * P5;
+        h = rotl32(h, 11) * P1;
+    }
+    h ^= h >> 15;
+    h *= P2;
+    h ^= h >> 13;
+    h *= P3;
+    h ^= h >> 16;
+    return h;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* growable buffers                                                                             */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t more) {
+    if (b->len + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* normalised units of one text                                                                */
+
+#define VEC_P 0x100000001B3ULL
+#define VEC_MIX 0x9E3779B97F4A7C15ULL
+
+typedef struct {
+    Buf bytes;  /* UTF-8 of " ".join(units) */
+    Buf starts; /* size_t byte offset where each unit starts */
+    Buf ends;   /* size_t byte offset where each unit ends */
+    Buf uhash;  /* uint64 vector hash of each unit */
+    size_t nunits;
+} Units;
+
+#define CHUNK 4096 /* characters between buffer checks: each gives at most 3 characters of 4 bytes */
+
+/* The loop state lives in locals (not behind a pointer) so the compiler keeps it in registers. */
+#define UNIT_END()                                                                                 \
+    do {                                                                                           \
+        if (in_unit) {                                                                             \
+            if (VEC) uh[nunits] = fmix64(sum ^ (ulen * VEC_MIX));                                  \
+            else ends[nunits] = blen;                                                              \
+            nunits++;                                                                              \
+            in_unit = 0;                                                                           \
+        }                                                                                          \
+    } while (0)
+
+#define UNIT_START()                                                                               \
+    do {                                                                                           \
+        if (!VEC) {                                                                                \
+            if (nunits) out[blen++] = ' ';                                                         \
+            starts[nunits] = blen;                                                                 \
+        } else {                                                                                   \
+            sum = 0;                                                                               \
+            pw = 1;                                                                                \
+            ulen = 0;                                                                              \
+        }                                                                                          \
+        in_unit = 1;                                                                               \
+    } while (0)
+
+#define UNIT_ADD(CP)                                                                               \
+    do {                                                                                           \
+        uint32_t c_ = (CP);                                                                        \
+        if (VEC) {                                                                                 \
+            sum += ((uint64_t)c_ + 1) * pw;                                                        \
+            pw *= VEC_P;                                                                           \
+            ulen++;                                                                                \
+        } else if (c_ < 0x80) {                                                                    \
+            out[blen++] = (uint8_t)c_;                                                             \
+        } else if (c_ < 0x800) {                                                                   \
+            out[blen++] = (uint8_t)(0xC0 | (c_ >> 6));                                             \
+            out[blen++] = (uint8_t)(0x80 | (c_ & 0x3F));                                           \
+        } else if (c_ < 0x10000) { /* surrogates as three bytes (Python's surrogatepass) */         \
+            out[blen++] = (uint8_t)(0xE0 | (c_ >> 12));                                            \
+            out[blen++] = (uint8_t)(0x80 | ((c_ >> 6) & 0x3F));                                    \
+            out[blen++] = (uint8_t)(0x80 | (c_ & 0x3F));                                           \
+        } else {                                                                                   \
+            out[blen++] = (uint8_t)(0xF0 | (c_ >> 18));                                            \
+            out[blen++] = (uint8_t)(0x80 | ((c_ >> 12) & 0x3F));                                   \
+            out[blen++] = (uint8_t)(0x80 | ((c_ >> 6) & 0x3F));                                    \
+            out[blen++] = (uint8_t)(0x80 | (c_ & 0x3F));                                           \
+        }                                                                                          \
+    } while (0)
+
+#define EMIT(E)                                                                                    \
+    do {                                                                                           \
+        uint32_t e_ = (E), cls_ = (e_ >> 24) & 3u;                                                 \
+        if (cls_ == CLS_WORD) {                                                                    \
+            if (!in_unit) UNIT_START();                                                            \
+            UNIT_ADD(e_ & 0x1FFFFFu);                                                              \
+        } else {                                                                                   \
+            UNIT_END();                                                                            \
+            if (cls_ == CLS_SINGLE) {                                                              \
+                UNIT_START();                                                                      \
+                UNIT_ADD(e_ & 0x1FFFFFu);                                                          \
+                UNIT_END();                                                                        \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define UNIT_LOOP(CTYPE, VEC_ARG)                                                                  \
+    do {                                                                                          \
+        const int VEC = VEC_ARG;                                                                  \
+        const CTYPE *src = (const CTYPE *)data;                                                    \
+        for (Py_ssize_t i = lo; i < hi; i++) {                                                     \
+            uint32_t cp = src[i];                                                                  \
+            uint32_t e = cp < fold_len ? fold[cp] : cp;                                            \
+            if (e & MULTI_FLAG) {                                                                  \
+                const uint32_t *m = multi + 4 * (e & 0xFFFFFFu);                                   \
+                for (uint32_t k = 0; k < m[0]; k++) EMIT(m[1 + k]);                                \
+            } else {                                                                               \
+                EMIT(e);                                                                           \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* Cut a text into normalised units (see dataprep.text.normalize_for_dedup and units; NFKC has
+ * been applied by the caller). */
+static int text_units(PyObject *text, Units *u, int want_vec) {
+    u->bytes.len = u->starts.len = u->ends.len = u->uhash.len = 0;
+    u->nunits = 0;
+    if (text == Py_None) return 0;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "texts must be str or None");
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) return -1;
+#endif
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const uint32_t *fold = g_fold, *multi = g_multi;
+    const uint32_t fold_len = (uint32_t)g_fold_len;
+    size_t blen = 0, nunits = 0;
+    int in_unit = 0;
+    uint64_t sum = 0, pw = 1, ulen = 0;
+    for (Py_ssize_t lo = 0; lo < n; lo += CHUNK) {
+        Py_ssize_t hi = lo + CHUNK < n ? lo + CHUNK : n;
+        size_t most = (size_t)(hi - lo) * 3 + 2; /* units this chunk can add */
+        if (buf_reserve(&u->bytes, most * 5) < 0 || buf_reserve(&u->starts, most * sizeof(size_t)) < 0 ||
+            buf_reserve(&u->ends, most * sizeof(size_t)) < 0 || buf_reserve(&u->uhash, most * 8) < 0)
+            return -1;
+        u->bytes.len = blen;
+        u->starts.len = u->ends.len = nunits * sizeof(size_t);
+        u->uhash.len = nunits * 8;
+        uint8_t *out = (uint8_t *)u->bytes.p;
+        size_t *starts = (size_t *)u->starts.p, *ends = (size_t *)u->ends.p;
+        uint64_t *uh = (uint64_t *)u->uhash.p;
+        if (want_vec) {
+            if (kind == PyUnicode_1BYTE_KIND) UNIT_LOOP(uint8_t, 1);
+            else if (kind == PyUnicode_2BYTE_KIND) UNIT_LOOP(uint16_t, 1);
+            else UNIT_LOOP(uint32_t, 1);
+            if (hi == n) { const int VEC = 1; UNIT_END(); }
+        } else {
+            if (kind == PyUnicode_1BYTE_KIND) UNIT_LOOP(uint8_t, 0);
+            else if (kind == PyUnicode_2BYTE_KIND) UNIT_LOOP(uint16_t, 0);
+            else UNIT_LOOP(uint32_t, 0);
+            if (hi == n) { const int VEC = 0; UNIT_END(); }
+        }
+        u->bytes.len = blen;
+        u->starts.len = u->ends.len = nunits * sizeof(size_t);
+        u->uhash.len = nunits * 8;
+    }
+    u->nunits = nunits;
+    return 0;
+}
+
+static void units_free(Units *u) {
+    free(u->bytes.p);
+    free(u->starts.p);
+    free(u->ends.p);
+    free(u->uhash.p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* shingle_hashes(texts, n, kind) -> (hashes: bytes, counts: bytes of int64)                    */
+
+static PyObject *py_set_tables(PyObject *self, PyObject *args) {
+    PyObject *fold, *multi;
+    if (!PyArg_ParseTuple(args, "SS", &fold, &multi)) return NULL;
+    if (PyBytes_GET_SIZE(fold) % 4 || PyBytes_GET_SIZE(multi) % 16) {
+        PyErr_SetString(PyExc_ValueError, "bad table sizes");
+        return NULL;
+    }
+    Py_INCREF(fold);
+    Py_INCREF(multi);
+    Py_XDECREF(g_fold_obj);
+    Py_XDECREF(g_multi_obj);
+    g_fold_obj = fold;
+    g_multi_obj = multi;
+    g_fold = (const uint32_t *)PyBytes_AS_STRING(fold);
+    g_multi = (const uint32_t *)PyBytes_AS_STRING(multi);
+    g_fold_len = PyBytes_GET_SIZE(fold) / 4;
+    Py_RETURN_NONE;
+}
+
+/* Append the hash of every shingle of one text to out (4 or 8 bytes each, by kind); returns how
+ * many, or -1 on error. A text with fewer than n units has one shingle of all of them. */
+static Py_ssize_t doc_hashes(PyObject *text, Py_ssize_t n, int kind, Units *u, Buf *out) {
+    if (text_units(text, u, kind == KIND_VEC64) < 0) return -1;
+    size_t nu = u->nunits, m, windows;
+    if (nu == 0) return 0;
+    if (nu < (size_t)n) {
+        m = nu;
+        windows = 1;
+    } else {
+        m = (size_t)n;
+        windows = nu - (size_t)n + 1;
+    }
+    size_t width = kind == KIND_VEC64 ? 8 : 4;
+    if (buf_reserve(out, windows * width) < 0) return -1;
+    if (kind == KIND_VEC64) {
+        const uint64_t *uh = (const uint64_t *)u->uhash.p;
+        uint64_t *o = (uint64_t *)(out->p + out->len);
+        for (size_t k = 0; k < windows; k++) {
+            uint64_t acc = m;
+            for (size_t j = 0; j < m; j++) {
+                acc *= VEC_MIX;
+                acc ^= acc >> 29;
+                acc ^= uh[k + j];
+            }
+            o[k] = fmix64(acc);
+        }
+    } else {
+        const size_t *st = (const size_t *)u->starts.p, *en = (const size_t *)u->ends.p;
+        const uint8_t *bytes = (const uint8_t *)u->bytes.p;
+        uint32_t *o = (uint32_t *)(out->p + out->len);
+        for (size_t k = 0; k < windows; k++) {
+            const uint8_t *p = bytes + st[k];
+            size_t len = en[k + m - 1] - st[k];
+            o[k] = kind == KIND_SHA1 ? sha1_32(p, len) : xxh32(p, len);
+        }
+    }
+    out->len += windows * width;
+    return (Py_ssize_t)windows;
+}
+
+static int check_args(Py_ssize_t n, int kind) {
+    if (!g_fold) {
+        PyErr_SetString(PyExc_RuntimeError, "set_tables() was not called");
+        return -1;
+    }
+    if (n < 1 || kind < 0 || kind > 2) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 1 and kind in 0..2");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_shingle_hashes(PyObject *self, PyObject *args) {
+    PyObject *texts;
+    Py_ssize_t n;
+    int kind;
+    if (!PyArg_ParseTuple(args, "Oni", &texts, &n, &kind) || check_args(n, kind) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t ndocs = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Units u;
+    memset(&u, 0, sizeof(u));
+    Buf out = {0}, counts = {0};
+    PyObject *result = NULL;
+    if (buf_reserve(&counts, (size_t)ndocs * 8 + 8) < 0) goto done;
+    for (Py_ssize_t d = 0; d < ndocs; d++) {
+        Py_ssize_t c = doc_hashes(items[d], n, kind, &u, &out);
+        if (c < 0) goto done;
+        ((int64_t *)counts.p)[d] = (int64_t)c;
+    }
+    {
+        PyObject *h = PyBytes_FromStringAndSize(out.p ? out.p : "", (Py_ssize_t)out.len);
+        PyObject *c = PyBytes_FromStringAndSize(counts.p, ndocs * 8);
+        if (h && c) result = PyTuple_Pack(2, h, c);
+        Py_XDECREF(h);
+        Py_XDECREF(c);
+    }
+done:
+    units_free(&u);
+    free(out.p);
+    free(counts.p);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* MinHash                                                                                      */
+
+__attribute__((target_clones("avx2", "default")))
+static void perm_min_doc(const uint32_t *h, int64_t cnt, const uint32_t *a, const uint32_t *b,
+                         Py_ssize_t num_perm, uint32_t *out) {
+    for (Py_ssize_t j = 0; j < num_perm; j++) out[j] = 0xFFFFFFFFu;
+    for (int64_t s = 0; s < cnt; s++) {
+        uint32_t hv = fmix32(h[s]);
+        for (Py_ssize_t j = 0; j < num_perm; j++) {
+            uint32_t v = a[j] * hv + b[j];
+            out[j] = v < out[j] ? v : out[j];
+        }
+    }
+}
+
+static PyObject *py_perm_minhash(PyObject *self, PyObject *args) {
+    Py_buffer hb, cb, ab, bb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &hb, &cb, &ab, &bb)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t ndocs = cb.len / 8, num_perm = ab.len / 4;
+    const int64_t *counts = cb.buf;
+    int64_t total = 0;
+    for (Py_ssize_t d = 0; d < ndocs; d++) total += counts[d];
+    if (bb.len != ab.len || total * 4 != hb.len) {
+        PyErr_SetString(PyExc_ValueError, "perm_minhash: inconsistent sizes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
+    if (!result) goto done;
+    uint32_t *out = (uint32_t *)PyBytes_AS_STRING(result);
+    const uint32_t *h = hb.buf;
+    for (Py_ssize_t d = 0; d < ndocs; d++) {
+        perm_min_doc(h, counts[d], ab.buf, bb.buf, num_perm, out + d * num_perm);
+        h += counts[d];
+    }
+done:
+    PyBuffer_Release(&hb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&ab);
+    PyBuffer_Release(&bb);
+    return result;
+}
+
+/* One-permutation MinHash of one document, empty bins filled by optimal densification (see
+ * stages/dedup/vector.py, whose numpy code gives the same values). orig: num_perm scratch. */
+static void oph_doc(const uint64_t *h, int64_t cnt, Py_ssize_t num_perm, uint64_t seedmix, const int64_t *probes,
+                    Py_ssize_t attempts, uint32_t *sig, uint32_t *orig) {
+    for (Py_ssize_t j = 0; j < num_perm; j++) sig[j] = 0xFFFFFFFFu;
+    for (int64_t s = 0; s < cnt; s++) {
+        uint64_t x = fmix64(h[s] ^ seedmix);
+        uint64_t bin = ((x >> 32) * (uint64_t)num_perm) >> 32;
+        uint32_t v = (uint32_t)(x & 0xFFFFFFFFu);
+        if (v > 0xFFFFFFFEu) v = 0xFFFFFFFEu;
+        if (v < sig[bin]) sig[bin] = v;
+    }
+    Py_ssize_t empty = 0;
+    uint32_t smallest = 0xFFFFFFFFu;
+    for (Py_ssize_t j = 0; j < num_perm; j++) {
+        empty += sig[j] == 0xFFFFFFFFu;
+        if (sig[j] < smallest) smallest = sig[j];
+    }
+    if (empty == 0 || empty == num_perm) return;
+    memcpy(orig, sig, (size_t)num_perm * 4);
+    for (Py_ssize_t j = 0; j < num_perm; j++) {
+        if (orig[j] != 0xFFFFFFFFu) continue;
+        uint32_t v = smallest; /* no probe hit: the row's smallest filled value */
+        for (Py_ssize_t t = 0; t < attempts; t++) {
+            uint32_t src = orig[probes[t * num_perm + j]];
+            if (src != 0xFFFFFFFFu) {
+                v = src;
+                break;
+            }
+        }
+        sig[j] = v;
+    }
+}
+
+/* one_permutation(h64, counts, num_perm, seed, probes) -> signatures */
+static PyObject *py_one_permutation(PyObject *self, PyObject *args) {
+    Py_buffer hb, cb, pb;
+    Py_ssize_t num_perm;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "y*y*nKy*", &hb, &cb, &num_perm, &seed, &pb)) return NULL;
+    PyObject *result = NULL;
+    uint32_t *orig = NULL;
+    Py_ssize_t ndocs = cb.len / 8, attempts = num_perm > 0 ? pb.len / 8 / num_perm : 0;
+    const int64_t *counts = cb.buf;
+    int64_t total = 0;
+    for (Py_ssize_t d = 0; d < ndocs; d++) total += counts[d];
+    if (num_perm < 1 || total * 8 != hb.len || attempts * num_perm * 8 != pb.len) {
+        PyErr_SetString(PyExc_ValueError, "one_permutation: inconsistent sizes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
+    orig = malloc((size_t)num_perm * 4);
+    if (!result || !orig) {
+        Py_CLEAR(result);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(result);
+    const uint64_t *h = hb.buf;
+    for (Py_ssize_t d = 0; d < ndocs; d++) {
+        oph_doc(h, counts[d], num_perm, (uint64_t)seed * VEC_MIX, pb.buf, attempts, sig + d * num_perm, orig);
+        h += counts[d];
+    }
+done:
+    free(orig);
+    PyBuffer_Release(&hb);
+    PyBuffer_Release(&cb);
+    PyBuffer_Release(&pb);
+    return result;
+}
+
+/* signatures(texts, n, kind, scheme, a, b, seed, probes) -> (docs x num_perm) uint32 signatures:
+ * shingle hashes and MinHash fused per document, so hashes never leave the cache. scheme 0 is
+ * datasketch's permutations (a, b; 64-bit hashes use their high half), 1 one-permutation
+ * hashing (num_perm = len(a); seed and probes as in one_permutation). */
+static PyObject *py_signatures(PyObject *self, PyObject *args) {
+    PyObject *texts;
+    Py_ssize_t n;
+    int kind, scheme;
+    unsigned long long seed;
+    Py_buffer ab, bb, pb;
+    if (!PyArg_ParseTuple(args, "Oniiy*y*Ky*", &texts, &n, &kind, &scheme, &ab, &bb, &seed, &pb)) return NULL;
+    PyObject *seq = NULL, *result = NULL;
+    Units u;
+    memset(&u, 0, sizeof(u));
+    Buf hb = {0}, conv = {0};
+    uint32_t *orig = NULL;
+    Py_ssize_t num_perm = ab.len / 4, attempts = num_perm > 0 ? pb.len / 8 / num_perm : 0;
+    if (check_args(n, kind) < 0) goto done;
+    if (num_perm < 1 || bb.len != ab.len || (scheme == 1 && attempts * num_perm * 8 != pb.len) || scheme < 0 ||
+        scheme > 1) {
+        PyErr_SetString(PyExc_ValueError, "signatures: inconsistent arguments");
+        goto done;
+    }
+    seq = PySequence_Fast(texts, "texts must be a sequence");
+    if (!seq) goto done;
+    Py_ssize_t ndocs = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
+    orig = malloc((size_t)num_perm * 4);
+    if (!result || !orig) {
+        Py_CLEAR(result);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t d = 0; d < ndocs; d++, sig += num_perm) {
+        hb.len = 0;
+        Py_ssize_t cnt = doc_hashes(items[d], n, kind, &u, &hb);
+        if (cnt < 0) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        conv.len = 0;
+        if (scheme == 0) {
+            const uint32_t *h32 = (const uint32_t *)hb.p;
+            if (kind == KIND_VEC64) {
+                if (buf_reserve(&conv, (size_t)cnt * 4) < 0) {
+                    Py_CLEAR(result);
+                    goto done;
+                }
+                for (Py_ssize_t k = 0; k < cnt; k++) ((uint32_t *)conv.p)[k] = (uint32_t)(((uint64_t *)hb.p)[k] >> 32);
+                h32 = (const uint32_t *)conv.p;
+            }
+            perm_min_doc(h32, cnt, ab.buf, bb.buf, num_perm, sig);
+        } else {
+            const uint64_t *h64 = (const uint64_t *)hb.p;
+            if (kind != KIND_VEC64) {
+                if (buf_reserve(&conv, (size_t)cnt * 8) < 0) {
+                    Py_CLEAR(result);
+                    goto done;
+                }
+                for (Py_ssize_t k = 0; k < cnt; k++) ((uint64_t *)conv.p)[k] = ((uint32_t *)hb.p)[k];
+                h64 = (const uint64_t *)conv.p;
+            }
+            oph_doc(h64, cnt, num_perm, (uint64_t)seed * VEC_MIX, pb.buf, attempts, sig, orig);
+        }
+    }
+done:
+    units_free(&u);
+    free(hb.p);
+    free(conv.p);
+    free(orig);
+    Py_XDECREF(seq);
+    PyBuffer_Release(&ab);
+    PyBuffer_Release(&bb);
+    PyBuffer_Release(&pb);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* pair_jaccard(h64, offsets, pairs) -> float64 per pair: |A & B| / |A | B| over distinct hashes */
+
+static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
+    Py_buffer hb, ob, pb;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &hb, &ob, &pb)) return NULL;
+    PyObject *result = NULL;
+    uint64_t *keys = NULL;
+    uint8_t *marks = NULL;
+    size_t cap = 0;
+    const uint64_t *h = hb.buf;
+    const int64_t *off = ob.buf, *pairs = pb.buf;
+    Py_ssize_t nitems = ob.len / 8 - 1, npairs = pb.len / 16;
+    if (nitems < 0 || off[nitems] * 8 != hb.len) {
+        PyErr_SetString(PyExc_ValueError, "pair_jaccard: inconsistent sizes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, npairs * 8);
+    if (!result) goto done;
+    double *out = (double *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t p = 0; p < npairs; p++) {
+        int64_t i = pairs[2 * p], j = pairs[2 * p + 1];
+        if (i < 0 || j < 0 || i >= nitems || j >= nitems) {
+            Py_CLEAR(result);
+            PyErr_SetString(PyExc_IndexError, "pair_jaccard: item out of range");
+            goto done;
+        }
+        size_t na = (size_t)(off[i + 1] - off[i]), nb = (size_t)(off[j + 1] - off[j]);
+        size_t need = 16;
+        while (need < 2 * (na + nb)) need *= 2;
+        if (need > cap) {
+            free(keys);
+            free(marks);
+            keys = malloc(need * 8);
+            marks = malloc(need);
+            cap = need;
+            if (!keys || !marks) {
+                Py_CLEAR(result);
+                PyErr_NoMemory();
+                goto done;
+            }
+        }
+        memset(marks, 0, need);
+        size_t maskv = need - 1, distinct = 0, inter = 0;
+        for (int side = 0; side < 2; side++) {
+            const uint64_t *s = h + (side ? off[j] : off[i]);
+            size_t cnt = side ? nb : na;
+            uint8_t bit = side ? 2 : 1;
+            for (size_t k = 0; k < cnt; k++) {
+                uint64_t key = s[k];
+                size_t slot = (size_t)(fmix64(key) & maskv);
+                while (marks[slot] && keys[slot] != key) slot = (slot + 1) & maskv;
+                if (!marks[slot]) {
+                    keys[slot] = key;
+                    marks[slot] = bit;
+                    distinct++;
+                } else if (!(marks[slot] & bit)) {
+                    marks[slot] |= bit;
+                    inter++;
+                }
+            }
+        }
+        out[p] = distinct ? (double)inter / (double)distinct : 1.0;
+    }
+done:
+    free(keys);
+    free(marks);
+    PyBuffer_Release(&hb);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&pb);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static PyObject *py_sha1_32(PyObject *self, PyObject *args) {
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
+    uint32_t v = sha1_32(b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    return PyLong_FromUnsignedLong(v);
+}
+
+static PyObject *py_xxh32(PyObject *self, PyObject *args) {
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
+    uint32_t v = xxh32(b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    return PyLong_FromUnsignedLong(v);
+}
+
+static PyObject *py_use_sha_extensions(PyObject *self, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    int had = g_sha1_blocks != sha1_blocks_portable;
+#ifdef HAVE_X86
+    unsigned a, b, c, d;
+    int cpu = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+    if (cpu && __get_cpuid(1, &a, &b, &c, &d)) cpu = (c & (1u << 19)) && (c & (1u << 9));
+    else cpu = 0;
+    g_sha1_blocks = on && cpu ? sha1_blocks_shani : sha1_blocks_portable;
+#else
+    (void)on;
+#endif
+    return PyBool_FromLong(had);
+}
+
+static PyMethodDef methods[] = {
+    {"set_tables", py_set_tables, METH_VARARGS, "set_tables(fold, multi): the normalisation table."},
+    {"shingle_hashes", py_shingle_hashes, METH_VARARGS,
+     "shingle_hashes(texts, n, kind) -> (hashes, counts): kind 0 sha1-32, 1 xxh32, 2 vector-64."},
+    {"perm_minhash", py_perm_minhash, METH_VARARGS, "perm_minhash(h32, counts, a, b) -> signatures."},
+    {"signatures", py_signatures, METH_VARARGS,
+     "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
+    {"one_permutation", py_one_permutation, METH_VARARGS,
+     "one_permutation(h64, counts, num_perm, seed, probes) -> densified signatures."},
+    {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(h64, offsets, pairs) -> float64."},
+    {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},
+    {"xxh32", py_xxh32, METH_VARARGS, "XXH32 with seed 0."},
+    {"use_sha_extensions", py_use_sha_extensions, METH_VARARGS,
+     "use_sha_extensions(on) -> previous: use the CPU's SHA instructions when it has them."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Compiled dedup kernels.", -1, methods};
+
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    PyObject *on = Py_BuildValue("(i)", 1);
+    PyObject *r = on ? py_use_sha_extensions(NULL, on) : NULL;
+    Py_XDECREF(on);
+    if (!r) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return m;
+}

@@ -1,0 +1,194 @@
+"""The compiled dedup kernels (``dataprep._kernels``) and their pure-Python twins.
+
+Every function here returns the same values with or without the compiled module, so output does
+not depend on whether it was built (tests compare both paths on random text). Without it the
+stage falls back to ``dataprep.text`` / numpy, several times slower; set DATAPREP_PURE_PYTHON=1 to
+force that path.
+
+The kernel normalises text with a per-code-point table built here from the Python definition
+(``dataprep.text.normalize_for_dedup``): casefold, digits to 0, punctuation and symbols to space,
+whitespace as separators, CJK characters as units of their own. NFKC is not a per-character
+mapping (it composes), so it is applied first, in Python, to the texts that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import warnings
+from functools import lru_cache
+
+import numpy as np
+
+from dataprep import text as T
+
+try:
+    from dataprep import _kernels as _K
+except ImportError:  # built without a C compiler
+    _K = None
+
+KINDS = {"sha1": 0, "xxh32": 1, "vector": 2}
+TABLE_SIZE = 0x30000  # above this every code point maps to itself and is a word character (tested)
+_WORD, _SPACE, _SINGLE = 0, 1, 2
+_MULTI = 0x80000000
+_warned = False
+_SPACE_RE = re.compile(r"\s")  # str.isspace(), as str.split() uses
+
+
+def available() -> bool:
+    return _K is not None and os.environ.get("DATAPREP_PURE_PYTHON", "") in ("", "0")
+
+
+def warn_if_missing() -> None:
+    global _warned
+    if _K is None and not _warned:
+        _warned = True
+        warnings.warn("dataprep._kernels is not built (no C compiler at install time): dedup uses its "
+                      "pure-Python path, which gives the same output several times more slowly", stacklevel=2)
+
+
+def char_output(c: str) -> str:
+    """What normalize_for_dedup makes of one (NFKC-normalised) character, before whitespace collapsing."""
+    return T._NON_WORD.sub(T._space_if_punct, T._DIGIT.sub("0", c.casefold()))
+
+
+@lru_cache(maxsize=1)
+def _single_re():
+    return re.compile(T._UNIT.pattern.split("|")[0])
+
+
+@lru_cache(maxsize=1)
+def tables() -> tuple[bytes, bytes]:
+    """(fold, multi): fold[cp] = output code point | class << 24, or _MULTI | index into multi,
+    whose entries are [count, up to three (code point | class << 24)]."""
+    single = _single_re()
+    fold = np.arange(TABLE_SIZE, dtype=np.uint32)
+    # Most characters map to themselves as word characters; find the others in bulk.
+    cps = np.arange(TABLE_SIZE, dtype=np.uint32)
+    cps[0xD800:0xE000] = ord("a")  # lone surrogates: map to themselves as word characters (the default)
+    chars = cps.astype("<u4").tobytes().decode("utf-32-le")
+    singles = np.array([m.start() for m in single.finditer(chars)], dtype=np.int64)
+    fold[singles] = singles.astype(np.uint32) | np.uint32(_SINGLE << 24)  # CJK: itself, a unit of its own
+    punct = np.array([m.start() for m in T._NON_WORD.finditer(chars) if unicodedata.category(m.group())[0] in "PS"],
+                     dtype=np.int64)
+    fold[punct] = np.uint32(ord(" ") | _SPACE << 24)
+    # Digits, whitespace and characters that casefold changes go through the Python definition
+    # (a test checks the whole table against char_output, code point by code point).
+    special = {m.start() for m in T._DIGIT.finditer(chars)}
+    special.update(m.start() for m in _SPACE_RE.finditer(chars))
+    for lo in range(0, TABLE_SIZE, 256):  # casefold changes few blocks of characters
+        block = chars[lo:lo + 256]
+        if block.casefold() != block:
+            special.update(lo + i for i, c in enumerate(block) if c.casefold() != c)
+    special.difference_update(range(0xD800, 0xE000))
+    multi: list[list[int]] = []
+    for cp in sorted(special):
+        out = char_output(chr(cp))
+        codes = [ord(o) | (_SPACE if o.isspace() else _SINGLE if single.match(o) else _WORD) << 24 for o in out]
+        if len(codes) == 1:
+            fold[cp] = codes[0]
+        else:  # casefold can give up to three characters (U+0390 -> 3)
+            fold[cp] = _MULTI | len(multi)
+            multi.append([len(codes), *codes, *[0] * (3 - len(codes))])
+    return fold.tobytes(), np.array(multi or [[0, 0, 0, 0]], dtype=np.uint32).tobytes()
+
+
+@lru_cache(maxsize=1)
+def _ready() -> None:
+    _K.set_tables(*tables())
+
+
+def nfkc(texts: list) -> list:
+    """NFKC applied to the texts that need it (None stays None)."""
+    norm, is_norm = unicodedata.normalize, unicodedata.is_normalized
+    return [t if t is None or t.isascii() or is_norm("NFKC", t) else norm("NFKC", t) for t in texts]
+
+
+def shingle_hashes(texts: list, n: int, hash_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(hashes, counts): the hash of every shingle of every text (with repeats, in order), and how
+    many belong to each text. sha1/xxh32 hash the shingle's UTF-8 bytes (uint32); vector is the
+    64-bit hash of stages.dedup.vector. Same shingles as dataprep.text.shingles(text, n)."""
+    if available():
+        _ready()
+        h, counts = _K.shingle_hashes(nfkc(texts), n, KINDS[hash_name])
+        dtype = np.uint64 if hash_name == "vector" else np.uint32
+        return np.frombuffer(h, dtype), np.frombuffer(counts, np.int64)
+    warn_if_missing()
+    texts = ["" if t is None else t for t in texts]
+    if hash_name == "vector":
+        from .minhash import VECTOR_BATCH
+        from .vector import shingle_hashes as vec
+
+        parts = [vec(texts[i:i + VECTOR_BATCH], n) for i in range(0, len(texts), VECTOR_BATCH)]
+        if not parts:
+            return np.empty(0, np.uint64), np.empty(0, np.int64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.int64)
+    from .minhash import hash_shingles
+
+    lists = [T.shingles(t, n) for t in texts]
+    flat = [s for lst in lists for s in lst]
+    h = hash_shingles(flat, hash_name) if flat else np.empty(0, np.uint32)
+    return h, np.fromiter(map(len, lists), np.int64, len(lists))
+
+
+def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, seed: int,
+               perms: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+    """(docs, num_perm) MinHash signatures straight from texts (hashing and MinHash fused per
+    text), or None without the kernel. Same values as minhash.signatures' numpy path."""
+    if not available():
+        return None
+    _ready()
+    from .vector import ATTEMPTS, _probe_table
+
+    a, b = perms
+    if scheme == "one-permutation":
+        a = b = np.zeros(num_perm, np.uint32)
+        probes = _probe_table(num_perm, seed, ATTEMPTS)
+    else:
+        probes = np.zeros(0, np.int64)
+    raw = _K.signatures(nfkc(texts), n, KINDS[hash_name], 1 if scheme == "one-permutation" else 0,
+                        np.ascontiguousarray(a, np.uint32), np.ascontiguousarray(b, np.uint32), seed % (1 << 64),
+                        np.ascontiguousarray(probes, np.int64))
+    return np.frombuffer(raw, np.uint32).reshape(len(texts), num_perm).copy()
+
+
+def perm_minhash(h32: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """(docs, num_perm) affine32 MinHash minima, or None without the kernel."""
+    if not available():
+        return None
+    raw = _K.perm_minhash(np.ascontiguousarray(h32, np.uint32), np.ascontiguousarray(counts, np.int64),
+                          np.ascontiguousarray(a, np.uint32), np.ascontiguousarray(b, np.uint32))
+    return np.frombuffer(raw, np.uint32).reshape(len(counts), len(a)).copy()
+
+
+def one_permutation(h64: np.ndarray, counts: np.ndarray, num_perm: int, seed: int,
+                    probes: np.ndarray) -> np.ndarray | None:
+    if not available():
+        return None
+    raw = _K.one_permutation(np.ascontiguousarray(h64, np.uint64), np.ascontiguousarray(counts, np.int64),
+                             num_perm, seed % (1 << 64), np.ascontiguousarray(probes, np.int64))
+    return np.frombuffer(raw, np.uint32).reshape(len(counts), num_perm).copy()
+
+
+def pair_jaccard(h64: np.ndarray, counts: np.ndarray, pairs) -> list[float]:
+    """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair."""
+    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+    if available():
+        p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        raw = _K.pair_jaccard(np.ascontiguousarray(h64, np.uint64), offsets, np.ascontiguousarray(p))
+        return np.frombuffer(raw, np.float64).tolist()
+    sets: dict[int, np.ndarray] = {}
+
+    def get(i: int) -> np.ndarray:
+        if i not in sets:
+            sets[i] = np.unique(h64[offsets[i]:offsets[i + 1]])
+        return sets[i]
+
+    out = []
+    for i, j in np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist():
+        a, b = get(i), get(j)
+        inter = len(np.intersect1d(a, b, assume_unique=True))
+        union = len(a) + len(b) - inter
+        out.append(inter / union if union else 1.0)
+    return out

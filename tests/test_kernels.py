@@ -1,0 +1,145 @@
+"""The compiled dedup kernels give exactly what their pure-Python/numpy twins give."""
+
+import contextlib
+import hashlib
+import os
+import shutil
+import unicodedata
+
+import numpy as np
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import write_jsonl
+from dataprep import text as T
+from dataprep.executor import LocalExecutor
+from dataprep.runner import run_stage
+from stages.dedup import DedupConfig, DedupStage
+from stages.dedup import kernel as K
+from stages.dedup.minhash import signatures
+
+needs_kernel = pytest.mark.skipif(K._K is None, reason="dataprep._kernels is not built")
+
+ALPHABET = list("abcde 的一是不了 。，ー！Ab12 \n\tÉé‐ａｂ한국어カタ_") + [
+    "hello", "WORLD", "\u3000", "\xa0", "\u2028", "ß", "İ", "ΣΑΣ", "ﬁ", "\u0390", "e\u0301", "①", "٣", "😀", "\U00020000"]
+texts_strategy = st.lists(st.one_of(st.lists(st.sampled_from(ALPHABET), max_size=80).map("".join),
+                                    st.text(max_size=120)), min_size=1, max_size=8)
+
+
+@contextlib.contextmanager
+def python_path():
+    """Run the pure-Python path inside the block."""
+    os.environ["DATAPREP_PURE_PYTHON"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["DATAPREP_PURE_PYTHON"]
+
+
+def test_kernel_is_built_where_there_is_a_compiler():
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert K._K is not None, "a C compiler is present but dataprep._kernels was not built (pip install -e . again)"
+
+
+@needs_kernel
+def test_sha1_and_xxh32_match_the_reference_implementations():
+    rng = np.random.default_rng(1)
+    for shani in (True, False):
+        K._K.use_sha_extensions(shani)
+        for n in list(range(0, 140)) + [1000, 4097]:
+            data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+            assert K._K.sha1_32(data) == int.from_bytes(hashlib.sha1(data).digest()[:4], "little"), (shani, n)
+            assert K._K.xxh32(data) == xxhash.xxh32_intdigest(data), n
+    K._K.use_sha_extensions(True)
+
+
+@needs_kernel
+def test_normalisation_table_is_the_python_definition():
+    fold, multi = (np.frombuffer(b, np.uint32) for b in K.tables())
+    multi = multi.reshape(-1, 4)
+    single = K._single_re()
+
+    def expected_codes(out: str) -> list[int]:
+        return [ord(o) | (K._SPACE if o.isspace() else K._SINGLE if single.match(o) else K._WORD) << 24 for o in out]
+
+    for cp in range(K.TABLE_SIZE):
+        if 0xD800 <= cp < 0xE000:
+            assert fold[cp] == cp
+            continue
+        e = int(fold[cp])
+        got = [int(x) for x in multi[e & 0xFFFFFF][1:1 + multi[e & 0xFFFFFF][0]]] if e & K._MULTI else [e]
+        assert got == expected_codes(K.char_output(chr(cp))), hex(cp)
+    # Above the table every character is kept as it is, as part of a word.
+    rest = "".join(map(chr, range(K.TABLE_SIZE, 0x110000)))
+    assert rest.casefold() == rest and not T._DIGIT.search(rest) and not K._SPACE_RE.search(rest)
+    assert not single.search(rest)
+    assert not {unicodedata.category(m.group())[0] for m in T._NON_WORD.finditer(rest)} & {"P", "S"}
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(texts_strategy, st.integers(1, 6))
+def test_shingle_hashes_match_the_python_path(texts, n):
+    for kind in ("sha1", "xxh32", "vector"):
+        h, counts = K.shingle_hashes(texts, n, kind)
+        with python_path():
+            ph, pcounts = K.shingle_hashes(texts, n, kind)
+        if kind == "vector":  # both give every n-gram in order, repeats included
+            assert h.tolist() == ph.tolist() and counts.tolist() == pcounts.tolist()
+        else:  # text.shingles gives distinct n-grams
+            ends, pends = np.cumsum(counts), np.cumsum(pcounts)
+            for a, b, pa_, pb in zip(ends - counts, ends, pends - pcounts, pends):
+                assert set(h[a:b].tolist()) == set(ph[pa_:pb].tolist())
+
+
+@needs_kernel
+@settings(max_examples=40, deadline=None)
+@given(texts_strategy, st.integers(0, 2**32 - 1), st.sampled_from([8, 64, 128]),
+       st.sampled_from(["sha1", "xxh32", "vector"]), st.sampled_from(["permutations", "one-permutation"]))
+def test_signatures_match_the_python_path(texts, seed, num_perm, hash_name, scheme):
+    sig = signatures(texts, num_perm, seed, 5, hash_name, scheme=scheme)
+    with python_path():
+        want = signatures(texts, num_perm, seed, 5, hash_name, scheme=scheme)
+    assert np.array_equal(sig, want)
+
+
+@needs_kernel
+def test_pair_jaccard_matches_the_python_path():
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 60, 40)
+    h = rng.integers(0, 50, counts.sum()).astype(np.uint64)  # small values: many repeats and overlaps
+    pairs = rng.integers(0, 40, (300, 2))
+    got = K.pair_jaccard(h, counts, pairs)
+    with python_path():
+        want = K.pair_jaccard(h, counts, pairs)
+    assert got == want
+
+
+@needs_kernel
+def test_stage_output_is_the_same_with_and_without_the_kernel(tmp_path):
+    rng = np.random.default_rng(9)
+    words = ["alpha", "beta", "gamma", "delta", "数据", "处理", "去重", "Straße", "ＡＢＣ", "١٢٣"]
+    base = [" ".join(rng.choice(words, 60)) for _ in range(40)]
+    docs = [{"id": f"d{i:03d}", "text": t} for i, t in enumerate(base)]
+    docs += [{"id": f"n{i:03d}", "text": t.replace("alpha", "ALPHA!", 1) + " 去重"} for i, t in enumerate(base[:15])]
+    write_jsonl(tmp_path / "in.jsonl", docs)
+    from stages.ingest import IngestConfig, IngestStage
+
+    with LocalExecutor(1) as ex:
+        run_stage(IngestStage(IngestConfig(paths=[str(tmp_path / "in.jsonl")])), None, tmp_path / "ing", ex, quiet=True)
+        from dataprep.corpus import Corpus
+
+        src = Corpus.open(tmp_path / "ing")
+        for name, cfg in [("sha1", {}), ("fast", {"hash": "vector", "scheme": "one-permutation"})]:
+            run_stage(DedupStage(DedupConfig(num_perm=64, **cfg)), src, tmp_path / f"k-{name}", ex, quiet=True)
+            with python_path():
+                run_stage(DedupStage(DedupConfig(num_perm=64, **cfg)), src, tmp_path / f"p-{name}", ex, quiet=True)
+            kept = sorted(p.relative_to(tmp_path / f"k-{name}") for p in (tmp_path / f"k-{name}").rglob("*.parquet")
+                          if "_state" not in p.parts)
+            assert kept
+            for rel in kept:
+                assert (tmp_path / f"k-{name}" / rel).read_bytes() == (tmp_path / f"p-{name}" / rel).read_bytes(), rel
+            assert (tmp_path / f"k-{name}" / "manifest.json").exists()
+    assert os.environ.get("DATAPREP_PURE_PYTHON") is None
