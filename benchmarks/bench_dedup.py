@@ -5,7 +5,8 @@ One generated corpus (~2 KB English-like documents, 20% of them near-duplicates 
 
   ours        `dataprep dedup --method minhash` at defaults (128 perms, threshold 0.8, sha1 shingle hash
               and permutations as datasketch, exact verification), and the fast settings
-              `--hash vector --scheme one-permutation` (numpy shingle hashing, one-permutation MinHash)
+              `--hash vector --scheme one-permutation` (64-bit shingle hash, one-permutation MinHash);
+              both use the compiled kernels when built (see docs/dedup.md)
   datasketch  per document: dataprep.text.shingles (the same shingles), MinHash(num_perm=128).update_batch,
               MinHashLSH(threshold=0.8).query + insert
   datatrove   its four-step MinHash pipeline (signatures, buckets, clusters, filter) with default

@@ -8,7 +8,7 @@
  *   shingle_hashes(texts, n, kind)   normalise, cut units, hash every n-gram of units
  *   perm_minhash(h32, counts, a, b)  datasketch's affine32 MinHash minima
  *   one_permutation(h64, counts, num_perm, seed, probes)   one-permutation MinHash + densification
- *   pair_jaccard(h64, offsets, pairs)                      exact Jaccard of distinct hashes
+ *   pair_jaccard(parts, counts, pairs)                     exact Jaccard of distinct hashes
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
  *
  * SHA-1 follows FIPS 180-4 (with the x86 SHA extensions when the CPU has them); XXH32 follows
@@ -678,21 +678,58 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* pair_jaccard(h64, offsets, pairs) -> float64 per pair: |A & B| / |A | B| over distinct hashes */
-
+/* pair_jaccard(parts, counts, pairs) -> float64 per pair: |A & B| / |A | B| over distinct hashes.
+ * parts: a list of uint64 buffers holding the items' hashes one after another (the items of a part
+ * in order, counts[i] hashes for item i), so the caller never has to join them into one array. */
 static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
-    Py_buffer hb, ob, pb;
-    if (!PyArg_ParseTuple(args, "y*y*y*", &hb, &ob, &pb)) return NULL;
-    PyObject *result = NULL;
+    PyObject *parts_obj;
+    Py_buffer cb, pb;
+    if (!PyArg_ParseTuple(args, "Oy*y*", &parts_obj, &cb, &pb)) return NULL;
+    PyObject *result = NULL, *parts = NULL;
+    Py_buffer *views = NULL;
+    Py_ssize_t nviews = 0;
+    const uint64_t **base = NULL;
     uint64_t *keys = NULL;
     uint8_t *marks = NULL;
     size_t cap = 0;
-    const uint64_t *h = hb.buf;
-    const int64_t *off = ob.buf, *pairs = pb.buf;
-    Py_ssize_t nitems = ob.len / 8 - 1, npairs = pb.len / 16;
-    if (nitems < 0 || off[nitems] * 8 != hb.len) {
-        PyErr_SetString(PyExc_ValueError, "pair_jaccard: inconsistent sizes");
+    const int64_t *counts = cb.buf, *pairs = pb.buf;
+    Py_ssize_t nitems = cb.len / 8, npairs = pb.len / 16;
+    parts = PySequence_Fast(parts_obj, "parts must be a sequence of buffers");
+    if (!parts) goto done;
+    Py_ssize_t nparts = PySequence_Fast_GET_SIZE(parts);
+    views = calloc((size_t)nparts + 1, sizeof(Py_buffer));
+    base = malloc(((size_t)nitems + 1) * sizeof(uint64_t *));
+    if (!views || !base) {
+        PyErr_NoMemory();
         goto done;
+    }
+    /* item i's hashes: counts[i] values at base[i]; an item never straddles two parts */
+    const uint64_t *cur = NULL;
+    Py_ssize_t left = 0;
+    for (Py_ssize_t item = 0; item <= nitems; item++) {
+        int64_t c = item < nitems ? counts[item] : 0;
+        int last = item == nitems;
+        while (c > left || (last && nviews < nparts)) {
+            if (c < 0 || left != 0 || nviews >= nparts) {
+                PyErr_SetString(PyExc_ValueError, "pair_jaccard: parts and counts disagree");
+                goto done;
+            }
+            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(parts, nviews), &views[nviews], PyBUF_SIMPLE) < 0)
+                goto done;
+            cur = views[nviews].buf;
+            left = views[nviews].len / 8;
+            nviews++;
+        }
+        if (last) {
+            if (left != 0) {
+                PyErr_SetString(PyExc_ValueError, "pair_jaccard: parts and counts disagree");
+                goto done;
+            }
+            break;
+        }
+        base[item] = cur;
+        cur += c;
+        left -= c;
     }
     result = PyBytes_FromStringAndSize(NULL, npairs * 8);
     if (!result) goto done;
@@ -704,7 +741,7 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "pair_jaccard: item out of range");
             goto done;
         }
-        size_t na = (size_t)(off[i + 1] - off[i]), nb = (size_t)(off[j + 1] - off[j]);
+        size_t na = (size_t)counts[i], nb = (size_t)counts[j];
         size_t need = 16;
         while (need < 2 * (na + nb)) need *= 2;
         if (need > cap) {
@@ -722,7 +759,7 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
         memset(marks, 0, need);
         size_t maskv = need - 1, distinct = 0, inter = 0;
         for (int side = 0; side < 2; side++) {
-            const uint64_t *s = h + (side ? off[j] : off[i]);
+            const uint64_t *s = side ? base[j] : base[i];
             size_t cnt = side ? nb : na;
             uint8_t bit = side ? 2 : 1;
             for (size_t k = 0; k < cnt; k++) {
@@ -742,10 +779,13 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
         out[p] = distinct ? (double)inter / (double)distinct : 1.0;
     }
 done:
+    for (Py_ssize_t k = 0; k < nviews; k++) PyBuffer_Release(&views[k]);
+    free(views);
+    free(base);
     free(keys);
     free(marks);
-    PyBuffer_Release(&hb);
-    PyBuffer_Release(&ob);
+    Py_XDECREF(parts);
+    PyBuffer_Release(&cb);
     PyBuffer_Release(&pb);
     return result;
 }
@@ -793,7 +833,7 @@ static PyMethodDef methods[] = {
      "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
     {"one_permutation", py_one_permutation, METH_VARARGS,
      "one_permutation(h64, counts, num_perm, seed, probes) -> densified signatures."},
-    {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(h64, offsets, pairs) -> float64."},
+    {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(parts, counts, pairs) -> float64."},
     {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},
     {"xxh32", py_xxh32, METH_VARARGS, "XXH32 with seed 0."},
     {"use_sha_extensions", py_use_sha_extensions, METH_VARARGS,

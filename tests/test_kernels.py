@@ -111,10 +111,16 @@ def test_pair_jaccard_matches_the_python_path():
     counts = rng.integers(0, 60, 40)
     h = rng.integers(0, 50, counts.sum()).astype(np.uint64)  # small values: many repeats and overlaps
     pairs = rng.integers(0, 40, (300, 2))
-    got = K.pair_jaccard(h, counts, pairs)
+    ends = np.cumsum(counts)
+    cut = int(ends[17])  # two parts, split between items
+    got = K.pair_jaccard([h[:cut], h[cut:]], counts, pairs)
     with python_path():
-        want = K.pair_jaccard(h, counts, pairs)
+        want = K.pair_jaccard([h], counts, pairs)
     assert got == want
+    assert got == K.pair_jaccard([h], counts, pairs)
+    inside = int(ends[np.flatnonzero(counts >= 2)[0]]) - 1  # a cut through an item
+    with pytest.raises(ValueError, match="parts and counts disagree"):
+        K._K.pair_jaccard([h[:inside], h[inside:]], counts, np.zeros((1, 2), np.int64))
 
 
 @needs_kernel

@@ -169,20 +169,17 @@ def groups_of_equal(keys: np.ndarray) -> list[np.ndarray]:
     return [order[b[i]:b[i + 1]] for i in multi]
 
 
-def item_texts(shard_paths: list[str], level: str, shard: np.ndarray, doc: np.ndarray,
-               unit: np.ndarray) -> list[str]:
-    """Texts of the items at (shard, doc row, unit), read shard by shard."""
-    out: list[str | None] = [None] * len(shard)
-    for s in np.unique(shard).tolist():
-        idx = np.flatnonzero(shard == s).tolist()
-        rows = sorted({int(doc[i]) for i in idx})
-        texts = dict(zip(rows, pq.read_table(shard_paths[s], columns=["text"]).take(rows)["text"].to_pylist()))
-        for i in idx:
-            text = texts[int(doc[i])]
-            if level != "document":
-                a, b = unit_spans(text, level)[int(unit[i])]
-                text = text[a:b]
-            out[i] = text
+def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -> list[str]:
+    """Texts of items (doc row, unit) of one shard."""
+    rows = np.unique(doc).tolist()
+    texts = dict(zip(rows, pq.read_table(path, columns=["text"]).take(rows)["text"].to_pylist()))
+    out = []
+    for d, u in zip(doc.tolist(), unit.tolist()):
+        text = texts[d]
+        if level != "document":
+            a, b = unit_spans(text, level)[u]
+            text = text[a:b]
+        out.append(text)
     return out
 
 
@@ -265,19 +262,26 @@ def _verification_chunks(left: np.ndarray, right: np.ndarray, n_items: int, work
     return [np.array(sorted(c), dtype=np.int64) for c in chunks if c]
 
 
-def verify_pairs(args: tuple) -> list[float]:
+def verify_pairs(args: tuple) -> np.ndarray:
     """Exact shingle Jaccard of candidate pairs (a worker task); items located by (shard, doc, unit).
-    Shingles are compared as sets of their 64-bit hashes (8 bytes per shingle held)."""
+    Shingles are compared as sets of their 64-bit hashes: 8 bytes per shingle of every candidate
+    are held, texts only one shard at a time."""
     paths, level, ngram, sub, pairs = args
-    texts = item_texts(paths, level, sub.shard, sub.doc, sub.unit)
-    hashes, counts = [], []
-    for c in range(0, len(texts), mh.SIGNATURE_BATCH):
-        h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
-        hashes.append(h)
-        counts.append(n)
-    if not hashes:
+    order = np.argsort(sub.shard, kind="stable")  # items in the order they are hashed
+    parts, counts = [], []
+    for s in np.unique(sub.shard).tolist():
+        idx = order[sub.shard[order] == s]
+        texts = shard_item_texts(paths[s], level, sub.doc[idx], sub.unit[idx])
+        for c in range(0, len(texts), mh.SIGNATURE_BATCH):
+            h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
+            parts.append(h)
+            counts.append(n)
+        del texts
+    if not parts:
         return np.empty(0)
-    return np.asarray(kernel.pair_jaccard(np.concatenate(hashes), np.concatenate(counts), pairs))
+    where = np.empty(len(order), np.int64)
+    where[order] = np.arange(len(order))
+    return np.asarray(kernel.pair_jaccard(parts, np.concatenate(counts), where[np.asarray(pairs)]))
 
 
 def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],

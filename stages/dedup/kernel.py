@@ -171,13 +171,16 @@ def one_permutation(h64: np.ndarray, counts: np.ndarray, num_perm: int, seed: in
     return np.frombuffer(raw, np.uint32).reshape(len(counts), num_perm).copy()
 
 
-def pair_jaccard(h64: np.ndarray, counts: np.ndarray, pairs) -> list[float]:
-    """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair."""
-    offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+def pair_jaccard(parts: list[np.ndarray], counts: np.ndarray, pairs) -> list[float]:
+    """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair. Item k has
+    counts[k] hashes; the items' hashes lie one after another across ``parts`` (never split)."""
+    counts = np.ascontiguousarray(counts, np.int64)
+    p = np.ascontiguousarray(np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
     if available():
-        p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        raw = _K.pair_jaccard(np.ascontiguousarray(h64, np.uint64), offsets, np.ascontiguousarray(p))
+        raw = _K.pair_jaccard([np.ascontiguousarray(h, np.uint64) for h in parts], counts, p)
         return np.frombuffer(raw, np.float64).tolist()
+    h64 = np.concatenate([np.empty(0, np.uint64), *parts])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
     sets: dict[int, np.ndarray] = {}
 
     def get(i: int) -> np.ndarray:
@@ -186,7 +189,7 @@ def pair_jaccard(h64: np.ndarray, counts: np.ndarray, pairs) -> list[float]:
         return sets[i]
 
     out = []
-    for i, j in np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist():
+    for i, j in p.tolist():
         a, b = get(i), get(j)
         inter = len(np.intersect1d(a, b, assume_unique=True))
         union = len(a) + len(b) - inter
