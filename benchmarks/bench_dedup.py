@@ -13,7 +13,7 @@ One generated corpus (~2 KB English-like documents, 20% of them near-duplicates 
               MinhashConfig, run from a separate venv (--datatrove-python, or created under bench_out/
               with `pip install datatrove[processing]` when --make-datatrove-venv is given)
 
-    python benchmarks/bench_dedup.py [--docs 100000] [--workers 2] [--datasketch-docs 100000]
+    python benchmarks/bench_dedup.py [--docs 100000] [--workers 2] [--datasketch-docs 100000] [--reuse]
 
 Prints docs/s, MB/s, peak RSS (whole process tree) and index bytes per document for each, and the
 ratios. datasketch runs on the first --datasketch-docs documents only (it is slow); its rate is
@@ -149,6 +149,8 @@ def main() -> int:
     ap.add_argument("--datatrove-python", default=None)
     ap.add_argument("--make-datatrove-venv", action="store_true")
     ap.add_argument("--skip", action="append", default=[], choices=["datasketch", "datatrove", "fast"])
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the corpus already generated and ingested in --workdir (same --docs)")
     ap.add_argument("--_datasketch", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._datasketch:
@@ -156,16 +158,24 @@ def main() -> int:
         return 0
 
     work = Path(args.workdir)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     src = work / "corpus.jsonl"
-    t = time.perf_counter()
-    size = generate(src, args.docs)
-    print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, generated in {time.perf_counter() - t:.0f} s")
     py = sys.executable
     dp = [py, "-m", "dataprep"]
-    subprocess.run([*dp, "ingest", "--input", str(src), "--output", str(work / "ingested"),
-                    "--workers", str(args.workers), "--quiet"], check=True)
+    ingested = work / "ingested" / "manifest.json"
+    if args.reuse and ingested.exists() and json.loads(ingested.read_text())["rows_in"] == args.docs:
+        for old in work.iterdir():  # earlier results go; the corpus stays
+            if old.name not in ("corpus.jsonl", "ingested"):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        size = sum(len(json.loads(line)["text"].encode()) for line in open(src, encoding="utf-8"))
+        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, reused from {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        t = time.perf_counter()
+        size = generate(src, args.docs)
+        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, generated in {time.perf_counter() - t:.0f} s")
+        subprocess.run([*dp, "ingest", "--input", str(src), "--output", str(work / "ingested"),
+                        "--workers", str(args.workers), "--quiet"], check=True)
 
     rows = []
     for name, extra in [("ours (sha1)", []), ("ours (fast)", ["--hash", "vector", "--scheme", "one-permutation"])]:

@@ -9,6 +9,7 @@
  *   perm_minhash(h32, counts, a, b)  datasketch's affine32 MinHash minima
  *   one_permutation(h64, counts, num_perm, seed, probes)   one-permutation MinHash + densification
  *   pair_jaccard(parts, counts, pairs)                     exact Jaccard of distinct hashes
+ *   components(n, left, right)                             connected components (union-find)
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
  *
  * SHA-1 follows FIPS 180-4 (with the x86 SHA extensions when the CPU has them); XXH32 follows
@@ -792,6 +793,45 @@ done:
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* components(n, left, right) -> int64 label per node: the smallest node of its connected component
+ * (union-find with path halving). */
+static PyObject *py_components(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    Py_buffer lb, rb;
+    if (!PyArg_ParseTuple(args, "ny*y*", &n, &lb, &rb)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t m = lb.len / 8;
+    const int64_t *left = lb.buf, *right = rb.buf;
+    if (n < 0 || rb.len != lb.len) {
+        PyErr_SetString(PyExc_ValueError, "components: inconsistent sizes");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, n * 8);
+    if (!result) goto done;
+    int64_t *parent = (int64_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) parent[i] = i;
+    for (Py_ssize_t e = 0; e < m; e++) {
+        int64_t a = left[e], b = right[e];
+        if (a < 0 || b < 0 || a >= n || b >= n) {
+            Py_CLEAR(result);
+            PyErr_SetString(PyExc_IndexError, "components: node out of range");
+            goto done;
+        }
+        while (parent[a] != a) a = parent[a] = parent[parent[a]];
+        while (parent[b] != b) b = parent[b] = parent[parent[b]];
+        if (a == b) continue;
+        if (a < b) parent[b] = a; else parent[a] = b; /* the smaller root stays the root */
+    }
+    for (Py_ssize_t i = 0; i < n; i++) { /* roots are smaller than their members: one pass settles all */
+        int64_t r = parent[i];
+        parent[i] = parent[r];
+    }
+done:
+    PyBuffer_Release(&lb);
+    PyBuffer_Release(&rb);
+    return result;
+}
+
 static PyObject *py_sha1_32(PyObject *self, PyObject *args) {
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
@@ -834,6 +874,7 @@ static PyMethodDef methods[] = {
     {"one_permutation", py_one_permutation, METH_VARARGS,
      "one_permutation(h64, counts, num_perm, seed, probes) -> densified signatures."},
     {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(parts, counts, pairs) -> float64."},
+    {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},
     {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},
     {"xxh32", py_xxh32, METH_VARARGS, "XXH32 with seed 0."},
     {"use_sha_extensions", py_use_sha_extensions, METH_VARARGS,

@@ -149,3 +149,13 @@ def test_stage_output_is_the_same_with_and_without_the_kernel(tmp_path):
                 assert (tmp_path / f"k-{name}" / rel).read_bytes() == (tmp_path / f"p-{name}" / rel).read_bytes(), rel
             assert (tmp_path / f"k-{name}" / "manifest.json").exists()
     assert os.environ.get("DATAPREP_PURE_PYTHON") is None
+
+
+@needs_kernel
+def test_components_match_the_python_union_find():
+    rng = np.random.default_rng(8)
+    left, right = rng.integers(0, 500, (2, 400))
+    labels = K.components(500, left, right)
+    with python_path():
+        assert labels.tolist() == K.components(500, left, right).tolist()
+    assert all(labels[a] == labels[b] for a, b in zip(left, right)) and (labels <= np.arange(500)).all()

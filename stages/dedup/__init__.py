@@ -18,6 +18,7 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dataprep import text as T
@@ -28,7 +29,7 @@ from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, te
 from . import kernel
 from . import minhash as mh
 from . import simhash as sh
-from .cluster import UnionFind, items_of, normalize_exact, unit_spans
+from .cluster import items_of, normalize_exact, unit_spans
 
 
 @dataclass
@@ -159,16 +160,6 @@ def load_items(parts: list[tuple[str, bool]]) -> Items:
     )
 
 
-def groups_of_equal(keys: np.ndarray) -> list[np.ndarray]:
-    """Index groups (size >= 2, ascending) of equal keys."""
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    bounds = np.concatenate([[0], np.flatnonzero(k[1:] != k[:-1]) + 1, [len(k)]])
-    multi = np.flatnonzero(np.diff(bounds) > 1).tolist()
-    b = bounds.tolist()
-    return [order[b[i]:b[i + 1]] for i in multi]
-
-
 def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -> list[str]:
     """Texts of items (doc row, unit) of one shard."""
     rows = np.unique(doc).tolist()
@@ -186,8 +177,8 @@ def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -
 def group_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Candidate pairs among items sharing a key, encoded ``i << 32 | j`` (i < j): every pair in
     groups of up to SMALL_GROUP items (so clusters connect through any verified pair), a star and
-    a chain in larger groups (linear work). ``members`` must be ascending."""
-    order = np.argsort(keys, kind="stable")
+    a chain in larger groups (linear work), the star's centre being the smallest member."""
+    order = np.argsort(keys)  # members of a group come in no particular order: pairs are (min, max)
     k, m = keys[order], members[order].astype(np.uint64)
     starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
     sizes = np.diff(np.concatenate([starts, [len(k)]]))
@@ -197,10 +188,11 @@ def group_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
         if size <= SMALL_GROUP:
             g = m[first[:, None] + np.arange(size)]
             ti, tj = np.triu_indices(size, 1)
-            out.append(((g[:, ti] << np.uint64(32)) | g[:, tj]).ravel())
+            a, b = g[:, ti].ravel(), g[:, tj].ravel()
+            out.append((np.minimum(a, b) << np.uint64(32)) | np.maximum(a, b))
         else:
             for f in first.tolist():
-                g = m[f:f + size]
+                g = np.sort(m[f:f + size])
                 out.append((g[0] << np.uint64(32)) | g[1:])
                 out.append((g[1:-1] << np.uint64(32)) | g[2:])
     return np.concatenate(out)
@@ -250,16 +242,17 @@ def _verification_chunks(left: np.ndarray, right: np.ndarray, n_items: int, work
     n_chunks = max(1, min(workers, len(left) // 500))
     if n_chunks == 1:
         return [np.arange(len(left))] if len(left) else []
-    uf = UnionFind(n_items)
-    for i, j in zip(left.tolist(), right.tolist()):
-        uf.union(i, j)
-    groups: dict[int, list[int]] = {}
-    for p, i in enumerate(left.tolist()):
-        groups.setdefault(uf.find(i), []).append(p)
-    chunks: list[list[int]] = [[] for _ in range(n_chunks)]
-    for g in sorted(groups.values(), key=len, reverse=True):  # largest first, into the emptiest chunk
-        min(chunks, key=len).extend(g)
-    return [np.array(sorted(c), dtype=np.int64) for c in chunks if c]
+    group = kernel.components(n_items, left, right)[left]
+    labels, first, sizes = np.unique(group, return_index=True, return_counts=True)
+    members = np.argsort(group, kind="stable")  # pair positions, grouped by label (ascending)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    chunks: list[list[np.ndarray]] = [[] for _ in range(n_chunks)]
+    load = [0] * n_chunks
+    for g in sorted(range(len(labels)), key=lambda g: (-int(sizes[g]), int(labels[g]))):
+        c = load.index(min(load))  # largest first, into the emptiest chunk
+        chunks[c].append(members[bounds[g]:bounds[g + 1]])
+        load[c] += int(sizes[g])
+    return [np.sort(np.concatenate(c)) for c in chunks if c]
 
 
 def verify_pairs(args: tuple) -> np.ndarray:
@@ -285,33 +278,138 @@ def verify_pairs(args: tuple) -> np.ndarray:
 
 
 def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
-            executor=None) -> tuple[UnionFind, dict[int, float]]:
-    uf = UnionFind(len(items.doc))
-    sim: dict[int, float] = {}
+            executor=None) -> tuple[np.ndarray, dict[int, float]]:
+    """(root per item: the smallest item of its cluster, similarity per root: the lowest verified
+    similarity of the cluster's pairs, 1.0 for exact copies, NaN when not verified)."""
+    n = len(items.doc)
     if cfg.method == "exact":
-        for g in groups_of_equal(items.keys):
-            g = g.tolist()
-            for j in g[1:]:
-                uf.union(g[0], j)
-            sim[g[0]] = 1.0
+        order = np.argsort(items.keys, kind="stable")
+        k = items.keys[order]
+        same = np.flatnonzero(k[1:] == k[:-1])
+        left, right, sims = order[same], order[same + 1], np.ones(len(same))
     else:
-        for i, j, s in near_duplicate_edges(cfg, items, shard_paths, executor):
-            uf.union(i, j)
-            root = uf.find(i)
-            sim[root] = min(sim.get(root, 1.0), s) if s == s else float("nan")
-    return uf, sim
+        edges = near_duplicate_edges(cfg, items, shard_paths, executor)
+        left = np.array([e[0] for e in edges], dtype=np.int64)
+        right = np.array([e[1] for e in edges], dtype=np.int64)
+        sims = np.array([e[2] for e in edges], dtype=np.float64)
+    roots = kernel.components(n, left, right)
+    edge_root = roots[left]
+    low = np.ones(n)
+    np.minimum.at(low, edge_root, sims)  # NaN (unverified) wins, as it should
+    return roots, {r: float(low[r]) for r in np.unique(edge_root).tolist()}
 
 
-def survivor(members: list[int], policy: str, ids: list[str], chars: np.ndarray, quality: list | None,
-             reference: np.ndarray) -> int:
-    refs = [m for m in members if reference[m]]
-    if refs:
-        return min(refs)
-    if policy == "longest":
-        return min(members, key=lambda m: (-int(chars[m]), ids[m]))
-    if policy == "best":
-        return min(members, key=lambda m: (-(quality[m] if quality[m] is not None else float("-inf")), ids[m]))
-    return min(members, key=lambda m: ids[m])
+def _clusters_of(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(members, starts, sizes): items in clusters of two or more, grouped by root (ascending) and
+    ascending within a cluster; where each cluster starts in ``members`` and its size."""
+    joined = np.flatnonzero(np.bincount(roots, minlength=len(roots))[roots] > 1)
+    members = joined[np.argsort(roots[joined], kind="stable")]
+    r = roots[members]
+    starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]])) if len(r) else np.empty(0, np.int64)
+    sizes = np.diff(np.concatenate([starts, [len(members)]])).astype(np.int64)
+    return members, starts, sizes
+
+
+def _item_ids(items: Items, id_cols: list[pa.Array], which: np.ndarray) -> pa.Array:
+    """The document ids of the given items."""
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in id_cols])]).astype(np.int64)
+    flat = pa.concat_arrays([c.cast(pa.string()) for c in id_cols]) if id_cols else pa.array([], pa.string())
+    return flat.take(pa.array(offsets[items.shard[which]] + items.doc[which]))
+
+
+def _decision_tables(shard_of: np.ndarray, row: np.ndarray, cluster: pa.Array, count: np.ndarray,
+                     dup_of: pa.Array, units: pa.Array, n_shards: int) -> list[pa.Table]:
+    order = np.lexsort((row, shard_of))
+    shard_of, row = shard_of[order], row[order]
+    take = pa.array(order)
+    cluster, dup_of, units, count = cluster.take(take), dup_of.take(take), units.take(take), count[order]
+    bounds = np.searchsorted(shard_of, np.arange(n_shards + 1))
+    return [pa.table({"row": pa.array(row[a:b], pa.int32()), "cluster": cluster[a:b],
+                      "count": pa.array(count[a:b], pa.int32()), "dup_of": dup_of[a:b],
+                      "units": units[a:b]})
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
+def document_decisions(cfg: DedupConfig, items: Items, roots: np.ndarray, sims: dict[int, float],
+                       id_cols: list[pa.Array], quality: list | None, first_shard: int,
+                       n_shards: int) -> tuple[pa.Table, list[pa.Table]]:
+    """clusters.parquet and one decision table per shard, for documents (one item each). The
+    survivor: the first reference member if any, else by policy (`first`: smallest id; `longest`;
+    `best`), ties broken by id, then by corpus order."""
+    members, starts, sizes = _clusters_of(roots)
+    cl = np.repeat(np.arange(len(starts)), sizes)
+    ids = _item_ids(items, id_cols, members)
+    id_rank = np.empty(len(members), np.int64)
+    id_rank[np.asarray(pc.sort_indices(ids))] = np.arange(len(members))  # UTF-8 order = code point order
+    ref = items.reference[members]
+    if cfg.keep == "longest":
+        policy = -items.chars[members].astype(np.float64)
+    elif cfg.keep == "best":
+        q = np.array([quality[m] if quality[m] is not None else np.nan for m in members.tolist()], dtype=np.float64)
+        policy = np.where(np.isnan(q), np.inf, -q)
+    else:
+        policy = np.zeros(len(members))
+    policy = np.where(ref, 0.0, policy)
+    by_id = np.where(ref, 0, id_rank)
+    order = np.lexsort((members, by_id, policy, ~ref, cl))  # last key first: cluster, reference, policy, id
+    keep = order[starts]  # position in `members` of each cluster's survivor
+    keep_ids = ids.take(pa.array(keep))
+    clusters = pa.table({
+        "cluster": keep_ids, "members": pa.ListArray.from_arrays(pa.array(np.concatenate([starts, [len(members)]]),
+                                                                          pa.int32()), ids),
+        "kept": keep_ids, "size": pa.array(sizes, pa.int32()),
+        "similarity": pa.array([sims.get(r, float("nan")) for r in roots[members[starts]].tolist()], pa.float32())})
+    new = np.flatnonzero(~ref)
+    is_kept = np.zeros(len(members), bool)
+    is_kept[keep] = True
+    kept_of_new = keep_ids.take(pa.array(cl[new]))
+    dup_of = pc.if_else(pa.array(is_kept[new]), pa.scalar(None, pa.string()), kept_of_new)
+    decisions = _decision_tables(items.shard[members[new]] - first_shard, items.doc[members[new]],
+                                 kept_of_new, sizes[cl[new]], dup_of,
+                                 pa.array([[]] * len(new), pa.list_(pa.int32())), n_shards)
+    return clusters, decisions
+
+
+def unit_decisions(items: Items, roots: np.ndarray, sims: dict[int, float], id_cols: list[pa.Array],
+                   first_shard: int, n_shards: int) -> tuple[pa.Table, list[pa.Table]]:
+    """clusters.parquet and decision tables for paragraphs/sentences: the first occurrence in corpus
+    order (reference first) survives; a document's entry lists every unit cut from it and names
+    the first cluster it belongs to."""
+    members, starts, sizes = _clusters_of(roots)
+    ids = _item_ids(items, id_cols, members).to_pylist()
+    labels = [f"{i}#{u}" for i, u in zip(ids, items.unit[members].tolist())]
+    cluster_rows = {"cluster": [], "members": [], "kept": []}
+    decisions: list[dict] = [dict() for _ in range(n_shards)]
+    for c, (a, size) in enumerate(zip(starts.tolist(), sizes.tolist())):
+        keep = a  # members are in corpus order
+        cluster_rows["cluster"].append(labels[keep])
+        cluster_rows["members"].append(labels[a:a + size])
+        cluster_rows["kept"].append(ids[keep])
+        for k in range(a, a + size):
+            m = int(members[k])
+            if items.reference[m]:
+                continue
+            d = decisions[int(items.shard[m]) - first_shard].setdefault(int(items.doc[m]), {
+                "cluster": labels[keep], "count": size, "dup_of": None, "units": []})
+            if k != keep:
+                d["units"].append(int(items.unit[m]))
+                d["dup_of"] = d["dup_of"] or ids[keep]
+    clusters = pa.table({"cluster": pa.array(cluster_rows["cluster"], pa.string()),
+                         "members": pa.array(cluster_rows["members"], pa.list_(pa.string())),
+                         "kept": pa.array(cluster_rows["kept"], pa.string()), "size": pa.array(sizes, pa.int32()),
+                         "similarity": pa.array([sims.get(r, float("nan")) for r in roots[members[starts]].tolist()],
+                                                pa.float32())})
+    tables = []
+    for dec in decisions:
+        rows = sorted(dec)
+        tables.append(pa.table({
+            "row": pa.array(rows, pa.int32()),
+            "cluster": pa.array([dec[r]["cluster"] for r in rows], pa.string()),
+            "count": pa.array([dec[r]["count"] for r in rows], pa.int32()),
+            "dup_of": pa.array([dec[r]["dup_of"] for r in rows], pa.string()),
+            "units": pa.array([sorted(dec[r]["units"]) for r in rows], pa.list_(pa.int32())),
+        }))
+    return clusters, tables
 
 
 class DedupStage(Stage):
@@ -348,66 +446,29 @@ class DedupStage(Stage):
         ref_parts, ref_shards = self._reference(ctx)
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
-        uf, sims = cluster(cfg, items, all_shards, ctx.executor)
+        roots, sims = cluster(cfg, items, all_shards, ctx.executor)
 
-        ids_by_shard = [pq.read_table(p, columns=["id"])["id"].to_pylist() for p in all_shards]
-        ids = [ids_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]
+        id_cols = [pq.read_table(p, columns=["id"])["id"].combine_chunks() for p in all_shards]
         quality = None
         if cfg.keep == "best" and cfg.level == "document":
             if cfg.quality_column not in [c["name"] for c in src.manifest.get("schema", [])]:
                 raise StageError(f"dedup.keep=best: the corpus has no {cfg.quality_column!r} column")
             q_by_shard = [pq.read_table(p, columns=[cfg.quality_column])[cfg.quality_column].to_pylist()
-                          if i >= len(ref_shards) else [None] * len(ids_by_shard[i]) for i, p in enumerate(all_shards)]
+                          if i >= len(ref_shards) else [None] * len(id_cols[i]) for i, p in enumerate(all_shards)]
             quality = [q_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]
-
-        members_of: dict[int, list[int]] = {}
-        for i in uf.joined():
-            members_of.setdefault(uf.find(i), []).append(i)
-        decisions: list[dict] = [dict() for _ in shard_paths]
-        cluster_rows = {"cluster": [], "members": [], "kept": [], "size": [], "similarity": []}
         first_shard = len(ref_shards)
-        for root, members in sorted(members_of.items(), key=lambda kv: min(kv[1])):
-            if cfg.level == "document":
-                keep = survivor(members, cfg.keep, ids, items.chars, quality, items.reference)
-            else:
-                keep = min(members)  # corpus order: reference first, then shard, document, unit
-            label = ids[keep] if cfg.level == "document" else f"{ids[keep]}#{int(items.unit[keep])}"
-            cluster_rows["cluster"].append(label)
-            cluster_rows["members"].append([ids[m] if cfg.level == "document" else f"{ids[m]}#{int(items.unit[m])}"
-                                            for m in members])
-            cluster_rows["kept"].append(ids[keep])
-            cluster_rows["size"].append(len(members))
-            cluster_rows["similarity"].append(sims.get(root, float("nan")))
-            for m in members:
-                if items.reference[m]:
-                    continue
-                d = decisions[int(items.shard[m]) - first_shard].setdefault(int(items.doc[m]), {
-                    "cluster": label, "count": len(members), "dup_of": None, "units": []})
-                if m != keep:
-                    if cfg.level == "document":
-                        d["dup_of"] = ids[keep]
-                    else:
-                        d["units"].append(int(items.unit[m]))
-                        d["dup_of"] = d["dup_of"] or ids[keep]
-        for i, dec in enumerate(decisions):
-            rows = sorted(dec)
-            write_table(pa.table({
-                "row": pa.array(rows, pa.int32()),
-                "cluster": pa.array([dec[r]["cluster"] for r in rows], pa.string()),
-                "count": pa.array([dec[r]["count"] for r in rows], pa.int32()),
-                "dup_of": pa.array([dec[r]["dup_of"] for r in rows], pa.string()),
-                "units": pa.array([sorted(dec[r]["units"]) for r in rows], pa.list_(pa.int32())),
-            }), ctx.state_dir / f"decide-{i:05d}.parquet")
-        write_table(pa.table({"cluster": pa.array(cluster_rows["cluster"], pa.string()),
-                              "members": pa.array(cluster_rows["members"], pa.list_(pa.string())),
-                              "kept": pa.array(cluster_rows["kept"], pa.string()),
-                              "size": pa.array(cluster_rows["size"], pa.int32()),
-                              "similarity": pa.array(cluster_rows["similarity"], pa.float32())}),
-                    ctx.state_dir / "clusters.parquet")
+        if cfg.level == "document":
+            clusters, decisions = document_decisions(cfg, items, roots, sims, id_cols, quality, first_shard,
+                                                     len(shard_paths))
+        else:
+            clusters, decisions = unit_decisions(items, roots, sims, id_cols, first_shard, len(shard_paths))
+        for i, table in enumerate(decisions):
+            write_table(table, ctx.state_dir / f"decide-{i:05d}.parquet")
+        write_table(clusters, ctx.state_dir / "clusters.parquet")
         bands, rows = cfg.lsh() if cfg.method == "minhash" else (0, 0)
         index_bytes = int(items.keys.nbytes + (items.sigs.nbytes if items.sigs is not None else 0))
         atomic_write_json(ctx.state_dir / "summary.json", {
-            "clusters": len(cluster_rows["cluster"]), "items": int(len(items.doc)), "bands": bands, "rows": rows,
+            "clusters": clusters.num_rows, "items": int(len(items.doc)), "bands": bands, "rows": rows,
             "index_bytes": index_bytes, "index_bytes_per_item": round(index_bytes / max(len(items.doc), 1), 1)})
         return {"dir": str(ctx.state_dir), "shards": {Path(p).name: i for i, p in enumerate(shard_paths)}}
 

@@ -171,6 +171,20 @@ def one_permutation(h64: np.ndarray, counts: np.ndarray, num_perm: int, seed: in
     return np.frombuffer(raw, np.uint32).reshape(len(counts), num_perm).copy()
 
 
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Label per node 0..n-1: the smallest node of its connected component under the edges."""
+    left = np.ascontiguousarray(left, np.int64)
+    right = np.ascontiguousarray(right, np.int64)
+    if available():
+        return np.frombuffer(_K.components(n, left, right), np.int64).copy()
+    from .cluster import UnionFind
+
+    uf = UnionFind(n)
+    for a, b in zip(left.tolist(), right.tolist()):
+        uf.union(a, b)
+    return np.array([uf.find(i) for i in range(n)], dtype=np.int64)
+
+
 def pair_jaccard(parts: list[np.ndarray], counts: np.ndarray, pairs) -> list[float]:
     """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair. Item k has
     counts[k] hashes; the items' hashes lie one after another across ``parts`` (never split)."""
