@@ -97,7 +97,8 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     for column in cfg.exempt:
         if column not in names:
             raise StageError(f"dedup.exempt: the corpus has no column {column!r}")
-    table = pq.read_table(shard, columns=["text", *[c for c in cfg.exempt if c != "text"]])
+    # one reader thread: the executor already runs a task per core
+    table = pq.read_table(shard, columns=["text", *[c for c in cfg.exempt if c != "text"]], use_threads=False)
     texts = table["text"].to_pylist()
     for column, values in cfg.exempt.items():
         if column not in table.column_names:
@@ -163,7 +164,7 @@ def load_items(parts: list[tuple[str, bool]]) -> Items:
 def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -> list[str]:
     """Texts of items (doc row, unit) of one shard."""
     rows = np.unique(doc).tolist()
-    texts = dict(zip(rows, pq.read_table(path, columns=["text"]).take(rows)["text"].to_pylist()))
+    texts = dict(zip(rows, pq.read_table(path, columns=["text"], use_threads=False).take(rows)["text"].to_pylist()))
     out = []
     for d, u in zip(doc.tolist(), unit.tolist()):
         text = texts[d]
