@@ -263,17 +263,29 @@ def test_cut_spans_and_config_errors():
         parse(DedupConfig, {"threshold": 1.5})
 
 
-def test_verification_chunks_keep_groups_whole_and_cover_every_pair():
-    from stages.dedup import _verification_chunks
+def test_exact_verification_is_the_shingle_jaccard(tmp_path):
+    from stages.dedup import Items, verify_exact
 
-    rng = np.random.default_rng(4)
-    pairs = sorted({tuple(sorted(map(int, rng.choice(3000, 2, replace=False)))) for _ in range(2500)})
-    left, right = np.array(pairs).T
-    chunks = _verification_chunks(left, right, 3000, 2)
-    assert len(chunks) == 2 and sorted(np.concatenate(chunks).tolist()) == list(range(len(pairs)))
-    items = [set(left[c].tolist()) | set(right[c].tolist()) for c in chunks]
-    assert not items[0] & items[1], "an item's pairs must all be in one chunk"
-    assert [c.tolist() for c in _verification_chunks(left[:10], right[:10], 3000, 2)] == [list(range(10))]
+    rng = np.random.default_rng(6)
+    words = ["w%d" % i for i in range(40)] + ["数", "据", "去", "重"]
+    texts = [[" ".join(rng.choice(words, int(rng.integers(0, 30)))) for _ in range(30)] for _ in range(3)]
+    texts[1][4] = ""  # no shingles at all
+    paths = []
+    for s, shard in enumerate(texts):
+        paths.append(str(tmp_path / f"s{s}.parquet"))
+        pq.write_table(pa.table({"text": shard}), paths[-1])
+    shard = np.repeat(np.arange(3), 30).astype(np.int32)
+    doc = np.tile(np.arange(30), 3).astype(np.int32)
+    items = Items(shard=shard, doc=doc, unit=np.full(90, -1, np.int32), chars=np.zeros(90), keys=np.zeros(90),
+                  reference=np.zeros(90, bool), sigs=None, empty=None)
+    pairs = sorted({tuple(sorted(map(int, rng.choice(90, 2, replace=False)))) for _ in range(200)} | {(30, 34)})
+    left, right = (np.array(x, dtype=np.int64) for x in zip(*pairs))
+    with LocalExecutor(2) as ex:
+        got = verify_exact(DedupConfig(), items, paths, left, right, ex, tmp_path)
+    for (i, j), g in zip(pairs, got.tolist()):
+        a, b = set(T.shingles(texts[i // 30][i % 30])), set(T.shingles(texts[j // 30][j % 30]))
+        assert g == pytest.approx(len(a & b) / len(a | b) if a | b else 1.0), (i, j)
+    assert not list(tmp_path.glob("verify-*")), "hash files are removed"
 
 
 def test_group_pairs_match_the_pairwise_definition():

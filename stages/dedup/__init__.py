@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -199,9 +198,10 @@ def group_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str],
-                         executor=None) -> list[tuple[int, int, float]]:
-    """Verified (i, j, similarity) pairs for minhash/simhash."""
+def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str], executor=None,
+                         work_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Verified pairs for minhash/simhash: (left items, right items, similarities), left < right,
+    ascending."""
     if cfg.method == "minhash":
         # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
         usable = np.flatnonzero(~items.empty)
@@ -214,72 +214,82 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str],
     new = ~(items.reference[left] & items.reference[right])  # reference pairs were settled before
     left, right = left[new], right[new]
     if cfg.method == "simhash":
-        return [(i, j, 1 - sh.hamming(int(items.keys[i]), int(items.keys[j])) / 64)
-                for i, j in zip(left.tolist(), right.tolist())]
+        return left, right, np.array([1 - sh.hamming(int(items.keys[i]), int(items.keys[j])) / 64
+                                      for i, j in zip(left.tolist(), right.tolist())], dtype=np.float64)
     if cfg.verify == "none":
-        return [(i, j, float("nan")) for i, j in zip(left.tolist(), right.tolist())]
+        return left, right, np.full(len(left), np.nan)
     if cfg.verify == "estimate":
         sims = np.concatenate([np.empty(0)] + [np.mean(items.sigs[left[c:c + 65536]] == items.sigs[right[c:c + 65536]],
                                                        axis=1) for c in range(0, len(left), 65536)])
     else:
-        chunks = _verification_chunks(left, right, len(items.doc), getattr(executor, "workers", 1) or 1)
-        jobs = []
-        for chunk in chunks:  # each chunk: whole connected groups of candidates, so no item is read twice
-            local = np.unique(np.concatenate([left[chunk], right[chunk]]))
-            sub = SimpleNamespace(shard=items.shard[local], doc=items.doc[local], unit=items.unit[local])
-            pairs = np.stack([np.searchsorted(local, left[chunk]), np.searchsorted(local, right[chunk])], axis=1)
-            jobs.append((shard_paths, cfg.level, cfg.ngram, sub, pairs))
-        results = executor.map(verify_pairs, jobs) if executor is not None else [verify_pairs(j) for j in jobs]
-        sims = np.empty(len(left))
-        for chunk, res in zip(chunks, results):
-            sims[chunk] = res
+        sims = verify_exact(cfg, items, shard_paths, left, right, executor, work_dir)
     keep = sims >= cfg.threshold
-    return list(zip(left[keep].tolist(), right[keep].tolist(), sims[keep].tolist()))
+    return left[keep], right[keep], sims[keep]
 
 
-def _verification_chunks(left: np.ndarray, right: np.ndarray, n_items: int, workers: int) -> list[np.ndarray]:
-    """Split candidate pairs (positions into left/right, ascending) into one chunk per worker,
-    each made of whole connected groups."""
-    n_chunks = max(1, min(workers, len(left) // 500))
-    if n_chunks == 1:
-        return [np.arange(len(left))] if len(left) else []
-    group = kernel.components(n_items, left, right)[left]
-    labels, first, sizes = np.unique(group, return_index=True, return_counts=True)
-    members = np.argsort(group, kind="stable")  # pair positions, grouped by label (ascending)
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    chunks: list[list[np.ndarray]] = [[] for _ in range(n_chunks)]
-    load = [0] * n_chunks
-    for g in sorted(range(len(labels)), key=lambda g: (-int(sizes[g]), int(labels[g]))):
-        c = load.index(min(load))  # largest first, into the emptiest chunk
-        chunks[c].append(members[bounds[g]:bounds[g + 1]])
-        load[c] += int(sizes[g])
-    return [np.sort(np.concatenate(c)) for c in chunks if c]
-
-
-def verify_pairs(args: tuple) -> np.ndarray:
-    """Exact shingle Jaccard of candidate pairs (a worker task); items located by (shard, doc, unit).
-    Shingles are compared as sets of their 64-bit hashes: 8 bytes per shingle of every candidate
-    are held, texts only one shard at a time."""
-    paths, level, ngram, sub, pairs = args
-    order = np.argsort(sub.shard, kind="stable")  # items in the order they are hashed
-    parts, counts = [], []
-    for s in np.unique(sub.shard).tolist():
-        idx = order[sub.shard[order] == s]
-        texts = shard_item_texts(paths[s], level, sub.doc[idx], sub.unit[idx])
-        for c in range(0, len(texts), mh.SIGNATURE_BATCH):
-            h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
-            parts.append(h)
-            counts.append(n)
-        del texts
-    if not parts:
+def verify_exact(cfg: DedupConfig, items: Items, shard_paths: list[str], left: np.ndarray, right: np.ndarray,
+                 executor=None, work_dir: Path | None = None) -> np.ndarray:
+    """Exact shingle Jaccard of each candidate pair, in two steps on the workers: each shard's
+    candidates are read once and their shingle hashes (64-bit, 8 bytes per shingle) written to
+    ``work_dir/verify-NNNNN.npy``; then the pairs, split evenly, are measured against those files
+    (memory-mapped). The files are removed afterwards."""
+    if len(left) == 0:
         return np.empty(0)
-    where = np.empty(len(order), np.int64)
-    where[order] = np.arange(len(order))
-    return np.asarray(kernel.pair_jaccard(parts, np.concatenate(counts), where[np.asarray(pairs)]))
+    import tempfile
+
+    own = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="dedup-verify-")) if own else Path(work_dir)
+    cand = np.unique(np.concatenate([left, right]))  # ascending = grouped by shard
+    shard_of = items.shard[cand]
+    shards = np.unique(shard_of).tolist()
+    bounds = np.searchsorted(shard_of, shards + [len(shard_paths) + 1])
+    files = [str(work / f"verify-{s:05d}.npy") for s in shards]
+    jobs = [(shard_paths[s], cfg.level, cfg.ngram, items.doc[cand[a:b]], items.unit[cand[a:b]], f)
+            for s, a, b, f in zip(shards, bounds[:-1].tolist(), bounds[1:].tolist(), files)]
+    run = executor.map if executor is not None else (lambda fn, xs: [fn(x) for x in xs])
+    try:
+        counts = np.concatenate(run(hash_candidates, jobs))
+        pairs = np.stack([np.searchsorted(cand, left), np.searchsorted(cand, right)], axis=1)
+        n_jobs = max(1, min(getattr(executor, "workers", 1) or 1, len(pairs) // 2000))
+        return np.concatenate(run(jaccard_of_pairs, [(files, counts, p) for p in np.array_split(pairs, n_jobs)]))
+    finally:
+        for f in files:
+            Path(f).unlink(missing_ok=True)
+        if own:
+            work.rmdir()
 
 
-def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
-            executor=None) -> tuple[np.ndarray, dict[int, float]]:
+def hash_candidates(args: tuple) -> np.ndarray:
+    """One shard's candidate items -> their shingle hashes in ``out`` (.npy); returns the counts."""
+    path, level, ngram, doc, unit, out = args
+    texts = shard_item_texts(path, level, doc, unit)
+    hashes, counts = [], []
+    for c in range(0, len(texts), mh.SIGNATURE_BATCH):
+        h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
+        hashes.append(h)
+        counts.append(n)
+    tmp = Path(out).with_name(Path(out).stem + ".partial.npy")
+    np.save(tmp, np.concatenate(hashes) if hashes else np.empty(0, np.uint64))
+    tmp.replace(out)
+    return np.concatenate(counts) if counts else np.empty(0, np.int64)
+
+
+def _load_hashes(path: str) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r")
+    except ValueError:  # an empty array cannot be memory-mapped
+        return np.load(path)
+
+
+def jaccard_of_pairs(args: tuple) -> np.ndarray:
+    """Jaccard of pairs of candidates whose hashes lie, shard after shard, in ``files``."""
+    files, counts, pairs = args
+    parts = [_load_hashes(f) for f in files]
+    return np.asarray(kernel.pair_jaccard(parts, counts, pairs), dtype=np.float64)
+
+
+def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str], executor=None,
+            work_dir: Path | None = None) -> tuple[np.ndarray, dict[int, float]]:
     """(root per item: the smallest item of its cluster, similarity per root: the lowest verified
     similarity of the cluster's pairs, 1.0 for exact copies, NaN when not verified)."""
     n = len(items.doc)
@@ -289,10 +299,7 @@ def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str],
         same = np.flatnonzero(k[1:] == k[:-1])
         left, right, sims = order[same], order[same + 1], np.ones(len(same))
     else:
-        edges = near_duplicate_edges(cfg, items, shard_paths, executor)
-        left = np.array([e[0] for e in edges], dtype=np.int64)
-        right = np.array([e[1] for e in edges], dtype=np.int64)
-        sims = np.array([e[2] for e in edges], dtype=np.float64)
+        left, right, sims = near_duplicate_edges(cfg, items, shard_paths, executor, work_dir)
     roots = kernel.components(n, left, right)
     edge_root = roots[left]
     low = np.ones(n)
@@ -447,7 +454,7 @@ class DedupStage(Stage):
         ref_parts, ref_shards = self._reference(ctx)
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
-        roots, sims = cluster(cfg, items, all_shards, ctx.executor)
+        roots, sims = cluster(cfg, items, all_shards, ctx.executor, ctx.state_dir)
 
         id_cols = [pq.read_table(p, columns=["id"])["id"].combine_chunks() for p in all_shards]
         quality = None
