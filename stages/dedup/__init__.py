@@ -445,6 +445,8 @@ class DedupStage(Stage):
 
     def prepare(self, ctx: StageContext) -> dict:
         cfg = self.config
+        if cfg.method == "minhash":
+            kernel.warn_if_missing()
         src = ctx.source
         shard_paths = [str(p) for p in src.shard_paths]
         maps = [str(ctx.state_dir / f"map-{i:05d}.npz") for i in range(len(shard_paths))]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import unicodedata
-import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -41,11 +41,12 @@ def available() -> bool:
 
 
 def warn_if_missing() -> None:
+    """Say once, on stderr, that the slower path is in use (called by the stage's main process)."""
     global _warned
     if _K is None and not _warned:
         _warned = True
-        warnings.warn("dataprep._kernels is not built (no C compiler at install time): dedup uses its "
-                      "pure-Python path, which gives the same output several times more slowly", stacklevel=2)
+        sys.stderr.write("dataprep: note: dataprep._kernels is not built (no C compiler at install time); "
+                         "dedup uses its pure-Python path: same output, several times slower\n")
 
 
 def char_output(c: str) -> str:
@@ -114,7 +115,6 @@ def shingle_hashes(texts: list, n: int, hash_name: str) -> tuple[np.ndarray, np.
         h, counts = _K.shingle_hashes(nfkc(texts), n, KINDS[hash_name])
         dtype = np.uint64 if hash_name == "vector" else np.uint32
         return np.frombuffer(h, dtype), np.frombuffer(counts, np.int64)
-    warn_if_missing()
     texts = ["" if t is None else t for t in texts]
     if hash_name == "vector":
         from .minhash import VECTOR_BATCH
