@@ -27,6 +27,14 @@
 #include <immintrin.h>
 #endif
 
+/* An AVX2 build of the MinHash loop next to the default one, picked at load time (needs ifunc:
+ * x86-64 Linux); elsewhere the default build only. */
+#if defined(HAVE_X86) && defined(__linux__)
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define AVX2_CLONE
+#endif
+
 #define CLS_WORD 0u
 #define CLS_SPACE 1u
 #define CLS_SINGLE 2u
@@ -487,7 +495,7 @@ done:
 /* ------------------------------------------------------------------------------------------ */
 /* MinHash                                                                                      */
 
-__attribute__((target_clones("avx2", "default")))
+AVX2_CLONE
 static void perm_min_doc(const uint32_t *h, int64_t cnt, const uint32_t *a, const uint32_t *b,
                          Py_ssize_t num_perm, uint32_t *out) {
     for (Py_ssize_t j = 0; j < num_perm; j++) out[j] = 0xFFFFFFFFu;
