@@ -509,7 +509,7 @@ class DedupStage(Stage):
 
     def run_task(self, task: Task, state: dict, out: TaskOutput) -> None:
         cfg = self.config
-        table = pq.read_table(task.inputs[0])
+        table = pq.read_table(task.inputs[0], use_threads=False)
         out.rows_in += table.num_rows
         out.chars_in += text_chars(table)
         index = state["shards"][Path(task.inputs[0]).name]
