@@ -6,8 +6,8 @@
  *
  *   set_tables(fold, multi)          per-code-point normalisation table, built in Python (kernel.py)
  *   shingle_hashes(texts, n, kind)   normalise, cut units, hash every n-gram of units
- *   perm_minhash(h32, counts, a, b)  datasketch's affine32 MinHash minima
- *   one_permutation(h64, counts, num_perm, seed, probes)   one-permutation MinHash + densification
+ *   signatures(texts, n, kind, scheme, a, b, seed, probes) the same, fused with MinHash per text:
+ *                                    datasketch's affine32 permutations or one-permutation hashing
  *   pair_jaccard(parts, counts, pairs)                     exact Jaccard of distinct hashes
  *   components(n, left, right)                             connected components (union-find)
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
@@ -508,34 +508,6 @@ static void perm_min_doc(const uint32_t *h, int64_t cnt, const uint32_t *a, cons
     }
 }
 
-static PyObject *py_perm_minhash(PyObject *self, PyObject *args) {
-    Py_buffer hb, cb, ab, bb;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &hb, &cb, &ab, &bb)) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t ndocs = cb.len / 8, num_perm = ab.len / 4;
-    const int64_t *counts = cb.buf;
-    int64_t total = 0;
-    for (Py_ssize_t d = 0; d < ndocs; d++) total += counts[d];
-    if (bb.len != ab.len || total * 4 != hb.len) {
-        PyErr_SetString(PyExc_ValueError, "perm_minhash: inconsistent sizes");
-        goto done;
-    }
-    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
-    if (!result) goto done;
-    uint32_t *out = (uint32_t *)PyBytes_AS_STRING(result);
-    const uint32_t *h = hb.buf;
-    for (Py_ssize_t d = 0; d < ndocs; d++) {
-        perm_min_doc(h, counts[d], ab.buf, bb.buf, num_perm, out + d * num_perm);
-        h += counts[d];
-    }
-done:
-    PyBuffer_Release(&hb);
-    PyBuffer_Release(&cb);
-    PyBuffer_Release(&ab);
-    PyBuffer_Release(&bb);
-    return result;
-}
-
 /* One-permutation MinHash of one document, empty bins filled by optimal densification (see
  * stages/dedup/vector.py, whose numpy code gives the same values). orig: num_perm scratch. */
 static void oph_doc(const uint64_t *h, int64_t cnt, Py_ssize_t num_perm, uint64_t seedmix, const int64_t *probes,
@@ -570,47 +542,10 @@ static void oph_doc(const uint64_t *h, int64_t cnt, Py_ssize_t num_perm, uint64_
     }
 }
 
-/* one_permutation(h64, counts, num_perm, seed, probes) -> signatures */
-static PyObject *py_one_permutation(PyObject *self, PyObject *args) {
-    Py_buffer hb, cb, pb;
-    Py_ssize_t num_perm;
-    unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "y*y*nKy*", &hb, &cb, &num_perm, &seed, &pb)) return NULL;
-    PyObject *result = NULL;
-    uint32_t *orig = NULL;
-    Py_ssize_t ndocs = cb.len / 8, attempts = num_perm > 0 ? pb.len / 8 / num_perm : 0;
-    const int64_t *counts = cb.buf;
-    int64_t total = 0;
-    for (Py_ssize_t d = 0; d < ndocs; d++) total += counts[d];
-    if (num_perm < 1 || total * 8 != hb.len || attempts * num_perm * 8 != pb.len) {
-        PyErr_SetString(PyExc_ValueError, "one_permutation: inconsistent sizes");
-        goto done;
-    }
-    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
-    orig = malloc((size_t)num_perm * 4);
-    if (!result || !orig) {
-        Py_CLEAR(result);
-        if (!PyErr_Occurred()) PyErr_NoMemory();
-        goto done;
-    }
-    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(result);
-    const uint64_t *h = hb.buf;
-    for (Py_ssize_t d = 0; d < ndocs; d++) {
-        oph_doc(h, counts[d], num_perm, (uint64_t)seed * VEC_MIX, pb.buf, attempts, sig + d * num_perm, orig);
-        h += counts[d];
-    }
-done:
-    free(orig);
-    PyBuffer_Release(&hb);
-    PyBuffer_Release(&cb);
-    PyBuffer_Release(&pb);
-    return result;
-}
-
 /* signatures(texts, n, kind, scheme, a, b, seed, probes) -> (docs x num_perm) uint32 signatures:
  * shingle hashes and MinHash fused per document, so hashes never leave the cache. scheme 0 is
  * datasketch's permutations (a, b; 64-bit hashes use their high half), 1 one-permutation
- * hashing (num_perm = len(a); seed and probes as in one_permutation). */
+ * hashing (num_perm = len(a); seed and the probe table as in stages/dedup/vector.py). */
 static PyObject *py_signatures(PyObject *self, PyObject *args) {
     PyObject *texts;
     Py_ssize_t n;
@@ -876,11 +811,8 @@ static PyMethodDef methods[] = {
     {"set_tables", py_set_tables, METH_VARARGS, "set_tables(fold, multi): the normalisation table."},
     {"shingle_hashes", py_shingle_hashes, METH_VARARGS,
      "shingle_hashes(texts, n, kind) -> (hashes, counts): kind 0 sha1-32, 1 xxh32, 2 vector-64."},
-    {"perm_minhash", py_perm_minhash, METH_VARARGS, "perm_minhash(h32, counts, a, b) -> signatures."},
     {"signatures", py_signatures, METH_VARARGS,
      "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
-    {"one_permutation", py_one_permutation, METH_VARARGS,
-     "one_permutation(h64, counts, num_perm, seed, probes) -> densified signatures."},
     {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(parts, counts, pairs) -> float64."},
     {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},
     {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},

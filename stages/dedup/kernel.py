@@ -153,24 +153,6 @@ def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, 
     return np.frombuffer(raw, np.uint32).reshape(len(texts), num_perm).copy()
 
 
-def perm_minhash(h32: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """(docs, num_perm) affine32 MinHash minima, or None without the kernel."""
-    if not available():
-        return None
-    raw = _K.perm_minhash(np.ascontiguousarray(h32, np.uint32), np.ascontiguousarray(counts, np.int64),
-                          np.ascontiguousarray(a, np.uint32), np.ascontiguousarray(b, np.uint32))
-    return np.frombuffer(raw, np.uint32).reshape(len(counts), len(a)).copy()
-
-
-def one_permutation(h64: np.ndarray, counts: np.ndarray, num_perm: int, seed: int,
-                    probes: np.ndarray) -> np.ndarray | None:
-    if not available():
-        return None
-    raw = _K.one_permutation(np.ascontiguousarray(h64, np.uint64), np.ascontiguousarray(counts, np.int64),
-                             num_perm, seed % (1 << 64), np.ascontiguousarray(probes, np.int64))
-    return np.frombuffer(raw, np.uint32).reshape(len(counts), num_perm).copy()
-
-
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Label per node 0..n-1: the smallest node of its connected component under the edges."""
     left = np.ascontiguousarray(left, np.int64)

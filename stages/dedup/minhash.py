@@ -60,9 +60,10 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
                perms: tuple[np.ndarray, np.ndarray] | None = None, scheme: str = "permutations") -> np.ndarray:
     """(len(texts), num_perm) uint32 signatures. A text with no shingles gets all-EMPTY values.
 
-    ``hash_name`` sha1/xxh32 hash shingle strings one by one; ``vector`` hashes a whole batch in
-    numpy (see .vector). ``scheme`` permutations = datasketch's num_perm affine permutations;
-    one-permutation = one hash per shingle, binned, with densification (see .vector)."""
+    ``hash_name`` sha1/xxh32 hash each shingle's UTF-8 bytes; ``vector`` is a 64-bit hash of the
+    units' code points (see .vector). ``scheme`` permutations = datasketch's num_perm affine
+    permutations; one-permutation = one hash per shingle, binned, with densification (see .vector).
+    The compiled kernel does all of it per text when built; the numpy code below is its twin."""
     from . import vector as V
 
     if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
@@ -75,32 +76,16 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
     sig = K.signatures(texts, ngram, hash_name, scheme, num_perm, seed, perms)
     if sig is not None:
         return sig
-    h, counts = K.shingle_hashes(texts, ngram, hash_name)
+    h, counts = K.shingle_hashes(texts, ngram, hash_name)  # the Python path, without the kernel
     if scheme == "one-permutation":
-        h64 = h.astype(np.uint64)
-        sig = K.one_permutation(h64, counts, num_perm, seed, V._probe_table(num_perm, seed, V.ATTEMPTS))
-        return sig if sig is not None else V.one_permutation(h64, counts, num_perm, seed)
+        return V.one_permutation(h.astype(np.uint64), counts, num_perm, seed)
     a, b = perms
     if h.dtype == np.uint64:
         h = (h >> np.uint64(32)).astype(np.uint32)
-    sig = K.perm_minhash(h, counts, a, b)
-    if sig is not None:
-        return sig
     out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
     if len(h) == 0:
         return out
     return minima(fmix32(h), counts, a, b, out)
-
-
-def signatures_from_shingles(shingle_lists: list[list[str]], a: np.ndarray, b: np.ndarray,
-                             hash_name: str = "sha1") -> np.ndarray:
-    num_perm = len(a)
-    out = np.full((len(shingle_lists), num_perm), EMPTY, dtype=np.uint32)
-    counts = np.fromiter((len(s) for s in shingle_lists), dtype=np.int64, count=len(shingle_lists))
-    flat = [s for lst in shingle_lists for s in lst]
-    if not flat:
-        return out
-    return minima(fmix32(hash_shingles(flat, hash_name)), counts, a, b, out)
 
 
 def minima(hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
