@@ -37,16 +37,11 @@ def normalize_exact(text: str, mode: str) -> str:
 
 
 class UnionFind:
-    """Disjoint sets over 0..n-1; the root of a set is its smallest member."""
+    """Disjoint sets over 0..n-1; the root of a set is its smallest member. The Python twin of the
+    kernel's ``components``."""
 
     def __init__(self, n: int):
         self.parent = list(range(n))
-        self.sizes = [1] * n
-        self.touched: set[int] = set()
-
-    def joined(self) -> list[int]:
-        """Members of sets of two or more, ascending."""
-        return sorted(self.touched)
 
     def find(self, x: int) -> int:
         root = x
@@ -60,11 +55,6 @@ class UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
-        self.touched.update((a, b))
         if rb < ra:
             ra, rb = rb, ra
         self.parent[rb] = ra
-        self.sizes[ra] += self.sizes[rb]
-
-    def size(self, x: int) -> int:
-        return self.sizes[self.find(x)]
