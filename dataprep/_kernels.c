@@ -45,6 +45,8 @@ enum { KIND_SHA1 = 0, KIND_XXH32 = 1, KIND_VEC64 = 2 };
 static PyObject *g_fold_obj = NULL, *g_multi_obj = NULL;
 static const uint32_t *g_fold = NULL, *g_multi = NULL;
 static Py_ssize_t g_fold_len = 0;
+static uint8_t g_ascii[128]; /* ASCII text: folded byte, ' ' for a separator */
+static int g_ascii_ok = 0;   /* every ASCII character folds to one ASCII byte of a word, or separates */
 
 /* ------------------------------------------------------------------------------------------ */
 /* hashes                                                                                       */
@@ -324,6 +326,57 @@ typedef struct {
         }                                                                                          \
     } while (0)
 
+/* The same for ASCII text, without branches per character: every folded byte is written, and
+ * the write position, unit starts and unit ends advance only where the rules say, so runs of
+ * separators collapse to one space. */
+static int ascii_units(const uint8_t *src, Py_ssize_t n, Units *u, int want_vec) {
+    size_t blen = 0, ns = 0, ne = 0;
+    uint8_t prev = ' ';
+    for (Py_ssize_t lo = 0; lo < n; lo += CHUNK) {
+        Py_ssize_t hi = lo + CHUNK < n ? lo + CHUNK : n;
+        size_t most = (size_t)(hi - lo) + 2;
+        if (buf_reserve(&u->bytes, most) < 0 || buf_reserve(&u->starts, most * sizeof(size_t)) < 0 ||
+            buf_reserve(&u->ends, most * sizeof(size_t)) < 0)
+            return -1;
+        uint8_t *out = (uint8_t *)u->bytes.p;
+        size_t *starts = (size_t *)u->starts.p, *ends = (size_t *)u->ends.p;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            uint8_t m = g_ascii[src[i] & 0x7F];
+            int sp = m == ' ', psp = prev == ' ';
+            out[blen] = m;
+            starts[ns] = blen;
+            ends[ne] = blen;
+            ns += (!sp) & psp;
+            ne += sp & (!psp);
+            blen += !(sp & psp);
+            prev = m;
+        }
+        u->bytes.len = blen;
+        u->starts.len = ns * sizeof(size_t);
+        u->ends.len = ne * sizeof(size_t);
+    }
+    if (buf_reserve(&u->ends, sizeof(size_t)) < 0) return -1;
+    if (prev != ' ') ((size_t *)u->ends.p)[ne++] = blen; /* close the last unit */
+    else if (blen) blen--;                                 /* drop the trailing space */
+    u->bytes.len = blen;
+    u->nunits = ns;
+    if (want_vec) {
+        if (buf_reserve(&u->uhash, ns * 8 + 8) < 0) return -1;
+        const uint8_t *b = (const uint8_t *)u->bytes.p;
+        const size_t *st = (const size_t *)u->starts.p, *en = (const size_t *)u->ends.p;
+        uint64_t *uh = (uint64_t *)u->uhash.p;
+        for (size_t k = 0; k < ns; k++) {
+            uint64_t sum = 0, pw = 1;
+            for (size_t j = st[k]; j < en[k]; j++) {
+                sum += ((uint64_t)b[j] + 1) * pw;
+                pw *= VEC_P;
+            }
+            uh[k] = fmix64(sum ^ ((uint64_t)(en[k] - st[k]) * VEC_MIX));
+        }
+    }
+    return 0;
+}
+
 /* Cut a text into normalised units (see dataprep.text.normalize_for_dedup and units; NFKC has
  * been applied by the caller). */
 static int text_units(PyObject *text, Units *u, int want_vec) {
@@ -340,6 +393,7 @@ static int text_units(PyObject *text, Units *u, int want_vec) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (g_ascii_ok && PyUnicode_IS_ASCII(text)) return ascii_units(data, n, u, want_vec);
     const uint32_t *fold = g_fold, *multi = g_multi;
     const uint32_t fold_len = (uint32_t)g_fold_len;
     size_t blen = 0, nunits = 0;
@@ -402,6 +456,13 @@ static PyObject *py_set_tables(PyObject *self, PyObject *args) {
     g_fold = (const uint32_t *)PyBytes_AS_STRING(fold);
     g_multi = (const uint32_t *)PyBytes_AS_STRING(multi);
     g_fold_len = PyBytes_GET_SIZE(fold) / 4;
+    g_ascii_ok = g_fold_len >= 128;
+    for (int c = 0; c < 128 && g_ascii_ok; c++) {
+        uint32_t e = g_fold[c], cls = (e >> 24) & 3u, cp = e & 0x1FFFFFu;
+        if (e & MULTI_FLAG || cls == CLS_SINGLE || (cls == CLS_WORD && (cp >= 128 || cp == ' ')))
+            g_ascii_ok = 0;
+        g_ascii[c] = cls == CLS_SPACE ? ' ' : (uint8_t)cp;
+    }
     Py_RETURN_NONE;
 }
 
