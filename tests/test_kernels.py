@@ -24,8 +24,12 @@ needs_kernel = pytest.mark.skipif(K._K is None, reason="dataprep._kernels is not
 
 ALPHABET = list("abcde 的一是不了 。，ー！Ab12 \n\tÉé‐ａｂ한국어カタ_") + [
     "hello", "WORLD", "\u3000", "\xa0", "\u2028", "ß", "İ", "ΣΑΣ", "ﬁ", "\u0390", "e\u0301", "①", "٣", "😀", "\U00020000"]
+ASCII_WORDS = ["the", "Cat", "  ", "\t", "\n", "a1b2", "_", "x-y", "...", "!?", "\x00", "\x7f", "\x1c", "  q"]
 texts_strategy = st.lists(st.one_of(st.lists(st.sampled_from(ALPHABET), max_size=80).map("".join),
-                                    st.text(max_size=120)), min_size=1, max_size=8)
+                                    st.text(max_size=120),
+                                    st.text(st.characters(max_codepoint=127), max_size=120),  # the ASCII path
+                                    st.lists(st.sampled_from(ASCII_WORDS), max_size=60).map(" ".join)),
+                          min_size=1, max_size=8)
 
 
 @contextlib.contextmanager
@@ -159,3 +163,17 @@ def test_components_match_the_python_union_find():
     with python_path():
         assert labels.tolist() == K.components(500, left, right).tolist()
     assert all(labels[a] == labels[b] for a, b in zip(left, right)) and (labels <= np.arange(500)).all()
+
+
+@needs_kernel
+def test_long_texts_cross_the_kernels_chunks():
+    rng = np.random.default_rng(12)
+    pieces = ["word", "Other", "12", ", ", "  ", "\n", "ünï", "数据", "x" * 300]
+    ascii_only = " ".join(rng.choice(pieces[:6], 6000))  # ~25k characters, several 4096-character chunks
+    mixed = " ".join(rng.choice(pieces, 6000))
+    for text in (ascii_only, mixed, "y" * 10000):
+        for kind in ("sha1", "xxh32", "vector"):
+            h, counts = K.shingle_hashes([text], 5, kind)
+            with python_path():
+                ph, _ = K.shingle_hashes([text], 5, kind)
+            assert set(h.tolist()) == set(ph.tolist()), kind
