@@ -47,6 +47,8 @@ static const uint32_t *g_fold = NULL, *g_multi = NULL;
 static Py_ssize_t g_fold_len = 0;
 static uint8_t g_ascii[128]; /* ASCII text: folded byte, ' ' for a separator */
 static int g_ascii_ok = 0;   /* every ASCII character folds to one ASCII byte of a word, or separates */
+#define POW_TAB 1024
+static uint64_t g_pow[POW_TAB]; /* VEC_P ** k */
 
 /* ------------------------------------------------------------------------------------------ */
 /* hashes                                                                                       */
@@ -329,7 +331,55 @@ typedef struct {
 /* The same for ASCII text, without branches per character: every folded byte is written, and
  * the write position, unit starts and unit ends advance only where the rules say, so runs of
  * separators collapse to one space. */
+/* Vector unit hashes of ASCII text, also without branches per character: a unit's running sum
+ * and length are stored in the slot of the unit being read, and the slot advances where a unit
+ * ends; powers of VEC_P come from a table (a running product past it). */
+static int ascii_unit_hashes(const uint8_t *src, Py_ssize_t n, Units *u) {
+    size_t ne = 0, len = 0;
+    uint64_t sum = 0, pwl = 0;
+    uint8_t prev = ' ';
+    for (Py_ssize_t lo = 0; lo < n; lo += CHUNK) {
+        Py_ssize_t hi = lo + CHUNK < n ? lo + CHUNK : n;
+        size_t most = (size_t)(hi - lo) + 2;
+        if (buf_reserve(&u->uhash, most * 8) < 0 || buf_reserve(&u->ends, most * sizeof(size_t)) < 0) return -1;
+        uint64_t *rs = (uint64_t *)u->uhash.p;
+        size_t *rl = (size_t *)u->ends.p;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            uint8_t m = g_ascii[src[i] & 0x7F];
+            int sp = m == ' ', psp = prev == ' ';
+            rs[ne] = sum;
+            rl[ne] = len;
+            ne += sp & (!psp);
+            uint64_t pw;
+            if (__builtin_expect(len < POW_TAB, 1)) {
+                pw = g_pow[len];
+            } else {
+                pwl = len == POW_TAB ? g_pow[POW_TAB - 1] * VEC_P : pwl * VEC_P;
+                pw = pwl;
+            }
+            uint64_t next = sum + ((uint64_t)m + 1) * pw;
+            sum = sp ? 0 : next;
+            len = sp ? 0 : len + 1;
+            prev = m;
+        }
+        u->uhash.len = ne * 8;
+        u->ends.len = ne * sizeof(size_t);
+    }
+    if (buf_reserve(&u->uhash, 8) < 0 || buf_reserve(&u->ends, sizeof(size_t)) < 0) return -1;
+    uint64_t *rs = (uint64_t *)u->uhash.p;
+    size_t *rl = (size_t *)u->ends.p;
+    if (prev != ' ') { /* the last unit runs to the end */
+        rs[ne] = sum;
+        rl[ne] = len;
+        ne++;
+    }
+    for (size_t k = 0; k < ne; k++) rs[k] = fmix64(rs[k] ^ ((uint64_t)rl[k] * VEC_MIX));
+    u->nunits = ne;
+    return 0;
+}
+
 static int ascii_units(const uint8_t *src, Py_ssize_t n, Units *u, int want_vec) {
+    if (want_vec) return ascii_unit_hashes(src, n, u);
     size_t blen = 0, ns = 0, ne = 0;
     uint8_t prev = ' ';
     for (Py_ssize_t lo = 0; lo < n; lo += CHUNK) {
@@ -360,20 +410,6 @@ static int ascii_units(const uint8_t *src, Py_ssize_t n, Units *u, int want_vec)
     else if (blen) blen--;                                 /* drop the trailing space */
     u->bytes.len = blen;
     u->nunits = ns;
-    if (want_vec) {
-        if (buf_reserve(&u->uhash, ns * 8 + 8) < 0) return -1;
-        const uint8_t *b = (const uint8_t *)u->bytes.p;
-        const size_t *st = (const size_t *)u->starts.p, *en = (const size_t *)u->ends.p;
-        uint64_t *uh = (uint64_t *)u->uhash.p;
-        for (size_t k = 0; k < ns; k++) {
-            uint64_t sum = 0, pw = 1;
-            for (size_t j = st[k]; j < en[k]; j++) {
-                sum += ((uint64_t)b[j] + 1) * pw;
-                pw *= VEC_P;
-            }
-            uh[k] = fmix64(sum ^ ((uint64_t)(en[k] - st[k]) * VEC_MIX));
-        }
-    }
     return 0;
 }
 
@@ -456,6 +492,8 @@ static PyObject *py_set_tables(PyObject *self, PyObject *args) {
     g_fold = (const uint32_t *)PyBytes_AS_STRING(fold);
     g_multi = (const uint32_t *)PyBytes_AS_STRING(multi);
     g_fold_len = PyBytes_GET_SIZE(fold) / 4;
+    g_pow[0] = 1;
+    for (int k = 1; k < POW_TAB; k++) g_pow[k] = g_pow[k - 1] * 0x100000001B3ULL;
     g_ascii_ok = g_fold_len >= 128;
     for (int c = 0; c < 128 && g_ascii_ok; c++) {
         uint32_t e = g_fold[c], cls = (e >> 24) & 3u, cp = e & 0x1FFFFFu;
