@@ -54,9 +54,10 @@ def char_output(c: str) -> str:
     return T._NON_WORD.sub(T._space_if_punct, T._DIGIT.sub("0", c.casefold()))
 
 
-@lru_cache(maxsize=1)
 def _single_re():
-    return re.compile(T._UNIT.pattern.split("|")[0])
+    from .vector import SINGLE_UNIT
+
+    return SINGLE_UNIT
 
 
 @lru_cache(maxsize=1)

@@ -29,16 +29,16 @@ _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = np.uint32(0xFFFFFFFF)
+SINGLE_UNIT = re.compile(T._UNIT.pattern.split("|")[0])  # a character that is a shingle unit on its own (CJK)
 ATTEMPTS = 256  # probes tried per empty bin before falling back to the row's smallest value
 
 
 @lru_cache(maxsize=1)
 def _unit_table() -> np.ndarray:
     """True for code points that are a shingle unit on their own (the CJK class of text._UNIT)."""
-    one = re.compile(T._UNIT.pattern.split("|")[0])
     chars = "".join(chr(c) if not 0xD800 <= c < 0xE000 else "a" for c in range(_TABLE_SIZE))
     table = np.zeros(_TABLE_SIZE, dtype=bool)
-    for m in one.finditer(chars):
+    for m in SINGLE_UNIT.finditer(chars):
         table[m.start()] = True
     table[-1] = False
     return table
