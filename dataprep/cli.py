@@ -18,7 +18,7 @@ import click
 
 from dataprep import __version__
 from dataprep.config import ConfigError, field_help, parse
-from dataprep.corpus import MANIFEST, Corpus, CorpusError
+from dataprep.corpus import MANIFEST, Corpus, CorpusError, read_parquet
 from dataprep.stage import AccountingError, StageError
 
 USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, FileNotFoundError)
@@ -117,12 +117,10 @@ def inspect_cmd(path: str, n: int, width: int) -> None:
                f"   chars in/out: {m.get('chars_in', 0):,} / {m.get('chars_out', 0):,}")
     click.echo("columns: " + ", ".join(f"{c['name']}:{c['type']}" for c in m.get("schema", [])))
     if corpus.shard_paths and n > 0:
-        import pyarrow.parquet as pq
-
         click.echo("sample rows:")
         shown = 0
         for p in corpus.shard_paths:
-            for row in pq.read_table(p).slice(0, n - shown).to_pylist():
+            for row in read_parquet(p).slice(0, n - shown).to_pylist():
                 text = str(row.pop("text", "")).replace("\n", "\\n")
                 text = text[:width] + ("…" if len(text) > width else "")
                 click.echo(f"  {row.pop('id', '?')}: {text}")

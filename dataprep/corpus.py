@@ -47,6 +47,16 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode())
 
 
+def read_parquet(path: str | Path, columns: list[str] | None = None, threads: bool = False) -> pa.Table:
+    """Read one Parquet file whole. Workers read with one thread (the executor runs a task per core).
+
+    ``ParquetFile.read`` rather than ``pq.read_table``: the latter goes through ``pyarrow.dataset``,
+    whose first use imports pandas (about 0.2 s in every worker process).
+    """
+    with pq.ParquetFile(path) as f:
+        return f.read(columns=columns, use_threads=threads)
+
+
 def write_table(table: pa.Table, path: Path) -> int:
     """Write one Parquet shard atomically; deterministic bytes for the same table. Returns bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,18 +121,18 @@ class Corpus:
         )
 
     def read_shard(self, i: int, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.shard_paths[i], columns=columns)
+        return read_parquet(self.shard_paths[i], columns, threads=True)
 
     def iter_tables(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
         for p in self.shard_paths:
-            yield pq.read_table(p, columns=columns)
+            yield read_parquet(p, columns, threads=True)
 
     def read_all(self, columns: list[str] | None = None) -> pa.Table:
         tables = list(self.iter_tables(columns))
         return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
 
     def read_rejected(self) -> pa.Table:
-        tables = [pq.read_table(p) for p in self.rejected_paths]
+        tables = [read_parquet(p, threads=True) for p in self.rejected_paths]
         return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
 
 

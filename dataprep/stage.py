@@ -16,9 +16,8 @@ from typing import Any, ClassVar, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from dataprep.corpus import EDITS, REJECTED, Corpus, write_table
+from dataprep.corpus import EDITS, REJECTED, Corpus, read_parquet, write_table
 
 
 class StageError(RuntimeError):
@@ -99,13 +98,14 @@ class TaskOutput:
         n = len(existing)
         return f"{self.key}-{n:05d}.parquet" if suffix_always else (f"{self.key}.parquet" if n == 0 else f"{self.key}-{n:05d}.parquet")
 
-    def write_kept(self, table: pa.Table, numbered: bool = False) -> None:
-        """Write kept rows as one shard (``numbered`` for stages that split a task into many)."""
+    def write_kept(self, table: pa.Table, numbered: bool = False, chars: int | None = None) -> None:
+        """Write kept rows as one shard (``numbered`` for stages that split a task into many).
+        ``chars``: the kept text's length in characters, where the stage already knows it."""
         name = self._name(self.shards, numbered)
         size = write_table(table, self.out_dir / name)
         self.shards.append({"file": name, "rows": table.num_rows, "bytes": size})
         self.rows_kept += table.num_rows
-        self.chars_out += text_chars(table)
+        self.chars_out += text_chars(table) if chars is None else chars
         if self.schema is None:
             self.schema = [{"name": f.name, "type": str(f.type)} for f in table.schema]
 
@@ -189,7 +189,7 @@ class Stage:
         return None
 
     def run_task(self, task: Task, state: Any, out: TaskOutput) -> None:
-        table = pq.read_table(task.inputs[0])
+        table = read_parquet(task.inputs[0])
         out.rows_in += table.num_rows
         out.chars_in += text_chars(table)
         kept, rejected = self.apply(table, state)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataprep.config import option
-from dataprep.corpus import split_by_reason
+from dataprep.corpus import read_parquet, split_by_reason
 from dataprep.stage import Stage, Task, TaskOutput, text_chars
 
 NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
@@ -89,7 +88,7 @@ class CleanStage(Stage):
     Config = CleanConfig
 
     def run_task(self, task: Task, state: Any, out: TaskOutput) -> None:
-        table = pq.read_table(task.inputs[0])
+        table = read_parquet(task.inputs[0])
         out.rows_in += table.num_rows
         out.chars_in += text_chars(table)
         texts, reasons, edits = [], [], {"id": [], "rules": [], "chars_before": [], "chars_after": []}

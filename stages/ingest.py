@@ -21,6 +21,7 @@ from typing import Any, Iterator, Literal, Optional
 import orjson
 import pyarrow as pa
 
+from dataprep import corpus as C
 from dataprep.config import ConfigError, config_hash, option
 from dataprep.corpus import REJECT_COLUMNS
 from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput
@@ -569,13 +570,12 @@ def check_unique_ids(ctx: StageContext, manifest: dict, policy: str) -> None:
     """Find repeated ids with 8 bytes per document (xxh64 of each id), then name one."""
     import numpy as np
     import polars as pl
-    import pyarrow.parquet as pq
 
     def id_hashes(table: pa.Table) -> np.ndarray:
         return pl.from_arrow(table["id"]).hash(seed=0).to_numpy()
 
     paths = [ctx.out_dir / s["file"] for s in manifest["shards"]]
-    hashes = [id_hashes(pq.read_table(p, columns=["id"])) for p in paths]
+    hashes = [id_hashes(C.read_parquet(p, ["id"], threads=True)) for p in paths]
     if not hashes:
         return
     allh = np.sort(np.concatenate(hashes))
@@ -586,7 +586,7 @@ def check_unique_ids(ctx: StageContext, manifest: dict, policy: str) -> None:
     target = int(repeated[0])
     seen = []
     for p in paths:
-        t = pq.read_table(p, columns=["id", "origin"])
+        t = C.read_parquet(p, ["id", "origin"], threads=True)
         t = t.filter(pa.array(id_hashes(t) == target))
         seen.extend(zip(t["id"].to_pylist(), t["origin"].to_pylist()))
     msg = (f"{len(repeated):,} documents repeat an id already used, e.g. {seen[0][0]!r} at "

@@ -305,3 +305,24 @@ def test_group_pairs_match_the_pairwise_definition():
             want.update((g[0] << 32) | b for b in g[1:])
             want.update((a << 32) | b for a, b in zip(g[1:], g[2:]))
     assert got == want and len(group_pairs(keys, members)) == len(want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ids=st.lists(st.text(max_size=12), max_size=30), cut=st.integers(0, 5))
+def test_map_files_carry_the_shard_ids(tmp_path_factory, ids, cut):
+    """The map phase stores each shard's ids (the reduce reads them from there, not from the shard)."""
+    from stages.dedup import _pack_ids, load_ids
+
+    arr = pa.chunked_array([pa.array(ids, pa.string())]).slice(min(cut, len(ids)))  # offset != 0
+    path = tmp_path_factory.mktemp("ids") / "map.npz"
+    np.savez(path, **_pack_ids(arr))
+    assert load_ids(str(path), "unused.parquet").to_pylist() == ids[min(cut, len(ids)):]
+
+
+def test_map_files_without_ids_fall_back_to_the_shard(tmp_path):
+    from stages.dedup import load_ids
+
+    shard = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"id": ["a", "b"], "text": ["x", "y"]}), shard)
+    np.savez(tmp_path / "m.npz", doc=np.zeros(2, np.int32))
+    assert load_ids(str(tmp_path / "m.npz"), str(shard)).to_pylist() == ["a", "b"]

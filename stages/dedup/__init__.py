@@ -13,17 +13,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep import text as T
 from dataprep.config import ConfigError, option
-from dataprep.corpus import Corpus, atomic_write_bytes, atomic_write_json, split_by_reason, write_table
-from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, text_chars
+from dataprep.corpus import (Corpus, atomic_write_bytes, atomic_write_json, read_parquet, split_by_reason,
+                             write_table)
+from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput
 
 from . import kernel
 from . import minhash as mh
@@ -97,7 +97,7 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
         if column not in names:
             raise StageError(f"dedup.exempt: the corpus has no column {column!r}")
     # one reader thread: the executor already runs a task per core
-    table = pq.read_table(shard, columns=["text", *[c for c in cfg.exempt if c != "text"]], use_threads=False)
+    table = read_parquet(shard, ["id", "text", *[c for c in cfg.exempt if c not in ("id", "text")]])
     texts = table["text"].to_pylist()
     for column, values in cfg.exempt.items():
         if column not in table.column_names:
@@ -106,7 +106,8 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
         texts = [None if v in wanted else t for t, v in zip(texts, table[column].to_pylist())]
     doc, unit, item_texts = items_of(texts, cfg.level)
     arrays: dict[str, np.ndarray] = {"doc": np.asarray(doc, np.int32), "unit": np.asarray(unit, np.int32),
-                                     "chars": np.fromiter(map(len, item_texts), np.int64, len(item_texts))}
+                                     "chars": np.fromiter(map(len, item_texts), np.int64, len(item_texts)),
+                                     **_pack_ids(table["id"])}
     if cfg.method == "exact":
         import xxhash
 
@@ -126,6 +127,27 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     np.savez(tmp, **arrays)
     tmp.replace(out)
     return len(item_texts)
+
+
+def _pack_ids(ids: pa.ChunkedArray) -> dict[str, np.ndarray]:
+    """A shard's document ids as two arrays (offsets, UTF-8 bytes), so the reduce need not reread them."""
+    arr = ids.combine_chunks().cast(pa.large_string())
+    if len(arr) == 0:
+        return {"id_offsets": np.zeros(1, np.int64), "id_data": np.empty(0, np.uint8)}
+    offsets = np.frombuffer(arr.buffers()[1], np.int64, len(arr) + 1, arr.offset * 8)
+    size = int(offsets[-1] - offsets[0])
+    data = np.frombuffer(arr.buffers()[2], np.uint8, size, int(offsets[0])) if size else np.empty(0, np.uint8)
+    return {"id_offsets": offsets - offsets[0], "id_data": data}
+
+
+def load_ids(map_file: str, shard: str) -> pa.Array:
+    """Document ids of one shard, from its map file (or from the shard, for a map file without them)."""
+    with np.load(map_file) as z:
+        if "id_offsets" in z:
+            offsets = z["id_offsets"]
+            return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets),
+                                                    pa.py_buffer(z["id_data"])).cast(pa.string())
+    return read_parquet(shard, ["id"])["id"].combine_chunks()
 
 
 # --- reduce: candidates, clusters, decisions ----------------------------------------------------
@@ -163,7 +185,7 @@ def load_items(parts: list[tuple[str, bool]]) -> Items:
 def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -> list[str]:
     """Texts of items (doc row, unit) of one shard."""
     rows = np.unique(doc).tolist()
-    texts = dict(zip(rows, pq.read_table(path, columns=["text"], use_threads=False).take(rows)["text"].to_pylist()))
+    texts = dict(zip(rows, read_parquet(path, ["text"]).take(rows)["text"].to_pylist()))
     out = []
     for d, u in zip(doc.tolist(), unit.tolist()):
         text = texts[d]
@@ -451,12 +473,12 @@ class DedupStage(Stage):
         all_shards = ref_shards + shard_paths
         roots, sims = cluster(cfg, items, all_shards, ctx.executor, ctx.state_dir)
 
-        id_cols = [pq.read_table(p, columns=["id"])["id"].combine_chunks() for p in all_shards]
+        id_cols = [load_ids(m, p) for m, p in zip(ref_parts + maps, all_shards)]
         quality = None
         if cfg.keep == "best" and cfg.level == "document":
             if cfg.quality_column not in [c["name"] for c in src.manifest.get("schema", [])]:
                 raise StageError(f"dedup.keep=best: the corpus has no {cfg.quality_column!r} column")
-            q_by_shard = [pq.read_table(p, columns=[cfg.quality_column])[cfg.quality_column].to_pylist()
+            q_by_shard = [read_parquet(p, [cfg.quality_column], threads=True)[cfg.quality_column].to_pylist()
                           if i >= len(ref_shards) else [None] * len(id_cols[i]) for i, p in enumerate(all_shards)]
             quality = [q_by_shard[s][d] for s, d in zip(items.shard.tolist(), items.doc.tolist())]
         first_shard = len(ref_shards)
@@ -502,11 +524,12 @@ class DedupStage(Stage):
 
     def run_task(self, task: Task, state: dict, out: TaskOutput) -> None:
         cfg = self.config
-        table = pq.read_table(task.inputs[0], use_threads=False)
+        table = read_parquet(task.inputs[0])
         out.rows_in += table.num_rows
-        out.chars_in += text_chars(table)
+        lengths = pc.utf8_length(table["text"]) if table.num_rows else pa.array([], pa.int64())
+        out.chars_in += int(pc.sum(lengths).as_py() or 0)
         index = state["shards"][Path(task.inputs[0]).name]
-        dec = pq.read_table(Path(state["dir"]) / f"decide-{index:05d}.parquet").to_pylist()
+        dec = read_parquet(Path(state["dir"]) / f"decide-{index:05d}.parquet").to_pylist()
         by_row = {d["row"]: d for d in dec}
         n = table.num_rows
         reasons: list[str | None] = [None] * n
@@ -524,7 +547,10 @@ class DedupStage(Stage):
                 table = table.drop_columns([name])
             table = table.append_column(name, col)
         kept, rejected = split_by_reason(table, reasons, self.name, extra={"dup_of": dup_of})
-        out.write_kept(kept)
+        chars_kept = None  # units cut: the kept text changed
+        if cfg.level == "document":
+            chars_kept = int(pc.sum(lengths.filter(pc.is_null(pa.array(reasons, pa.string())))).as_py() or 0)
+        out.write_kept(kept, chars=chars_kept)
         out.write_rejected(rejected)
 
     def _cut_units(self, table: pa.Table, by_row: dict, reasons: list, dup_of: list, out: TaskOutput) -> pa.Table:

@@ -13,7 +13,6 @@ import hashlib
 
 import numpy as np
 
-from dataprep import text as T
 
 EMPTY = np.uint32(0xFFFFFFFF)
 VECTOR_BATCH = 256  # texts per numpy shingle-hashing step

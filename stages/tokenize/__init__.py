@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from dataprep.config import ConfigError, option
-from dataprep.corpus import atomic_write_bytes, rejected_table
+from dataprep.corpus import atomic_write_bytes, read_parquet, rejected_table
 from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, text_chars
 
 from . import formats as F
@@ -84,7 +84,7 @@ def _is_val(keys: np.ndarray, share: float) -> np.ndarray:
 def encode_shard(args: tuple) -> dict:
     """Map step: encode one input shard; write its tokens and per-document arrays; return totals."""
     cfg, info, shard, prefix = args
-    table = pq.read_table(shard)
+    table = read_parquet(shard)
     if cfg.text_column not in table.column_names:
         raise StageError(f"tokenize.text_column: {shard} has no column {cfg.text_column!r}")
     texts = table[cfg.text_column].to_pylist()
@@ -194,7 +194,7 @@ class TokenizeStage(Stage):
     def _training_texts(self, shards: list[str]):
         budget = self.config.train_chars
         for s in shards:
-            for t in pq.read_table(s, columns=[self.config.text_column])[self.config.text_column].to_pylist():
+            for t in read_parquet(s, [self.config.text_column], threads=True)[self.config.text_column].to_pylist():
                 if budget <= 0:
                     return
                 if t:
@@ -237,7 +237,7 @@ class TokenizeStage(Stage):
             arrays["start"] = state["starts"][split][i]
             rows, empty_rows = self._members(state, split, index, arrays)
             if len(empty_rows):
-                t = pq.read_table(shard).take(empty_rows)
+                t = read_parquet(shard).take(empty_rows)
                 reason = pa.array(["tokenize:empty_text"] * t.num_rows, pa.string())
                 rejected_tables.append(rejected_table(t, reason, self.name, {}))
             if len(rows) == 0:
@@ -250,7 +250,7 @@ class TokenizeStage(Stage):
             lengths_all.append(arrays["lengths"][rows])
             keys_all.append(arrays["keys"][rows])
             cols = [c for c in ("id", "lang", "domain") if c in pq.read_schema(shard).names]
-            t = pq.read_table(shard, columns=cols).take(rows)
+            t = read_parquet(shard, cols).take(rows)
             for c in ("id", "lang", "domain"):
                 meta[c].extend(t[c].to_pylist() if c in cols else [None] * len(rows))
             del mm

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dataprep.corpus import Corpus
+from dataprep.corpus import Corpus, read_parquet
 from dataprep.stage import StageError
 
 from . import loader as L
@@ -40,8 +40,6 @@ Examples:
               help="Train on at most this many characters (documents in corpus order).")
 @click.option("--text-column", default="text", show_default=True)
 def train(input_: str, output: str, preset: str, vocab_size: int, max_chars: int, text_column: str) -> None:
-    import pyarrow.parquet as pq
-
     try:
         corpus = Corpus.open(input_)
     except Exception as e:  # noqa: BLE001
@@ -50,7 +48,7 @@ def train(input_: str, output: str, preset: str, vocab_size: int, max_chars: int
     def texts():
         budget = max_chars
         for shard in corpus.shard_paths:
-            for t in pq.read_table(shard, columns=[text_column])[text_column].to_pylist():
+            for t in read_parquet(shard, [text_column], threads=True)[text_column].to_pylist():
                 if budget <= 0:
                     return
                 if t:
