@@ -3,14 +3,31 @@ executor can implement the same two methods. Stages never see which one runs the
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
+import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from importlib.util import find_spec
 from typing import Any, Callable, Iterable, Iterator
 
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def start_forkserver() -> None:
+    """Start this process's fork server (once; later calls do nothing). It imports
+    ``dataprep._preload`` before it forks any worker, and runs in the background: a caller that
+    starts it early overlaps those imports with its own."""
+    from multiprocessing import forkserver
+
+    if getattr(start_forkserver, "_done", False):
+        return
+    start_forkserver._done = True  # type: ignore[attr-defined]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["dataprep._preload"])
+    forkserver.ensure_running()
 
 
 class Executor:
@@ -46,6 +63,10 @@ class LocalExecutor(Executor):
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            start_forkserver()
+            if "pandas" not in sys.modules and find_spec("pandas") is not None:
+                # this process needs it too once it builds Arrow arrays: import it while the workers run
+                threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool

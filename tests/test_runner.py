@@ -158,3 +158,25 @@ def test_sigkill_mid_stage_then_rerun_is_byte_identical_and_resumes(tmp_path):
     clean_cfg.write_text(yaml.safe_dump(cfg))
     assert _run_cli(clean_cfg, "--workers", "1").wait(timeout=120) == 0
     assert shard_bytes(tmp_path / "killed") == shard_bytes(tmp_path / "clean-run")
+
+
+def _loaded_in_worker(name: str) -> bool:
+    return name in sys.modules
+
+
+def test_workers_start_with_the_engine_and_stages_loaded():
+    from dataprep.executor import LocalExecutor
+
+    with LocalExecutor(2) as ex:  # this test module imports neither stages.dedup nor stages.tokenize
+        assert ex.map(_loaded_in_worker, ["dataprep.runner", "stages.dedup", "stages.tokenize", "no.such"]) \
+            == [True, True, True, False]
+
+
+@pytest.mark.parametrize("args, starts", [
+    (["dedup", "-i", "a", "-o", "b"], True), (["run", "c.yaml"], True),
+    (["dedup", "--help"], False), (["inspect", "x"], False), ([], False),
+    (["dedup", "-i", "a", "-o", "b", "--workers", "1"], False), (["run", "c.yaml", "--workers=1"], False)])
+def test_only_commands_that_run_stages_start_the_fork_server_early(args, starts):
+    from dataprep.__main__ import _runs_workers
+
+    assert _runs_workers(args) is starts
