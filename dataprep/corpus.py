@@ -61,7 +61,10 @@ def write_table(table: pa.Table, path: Path) -> int:
     """Write one Parquet shard atomically; deterministic bytes for the same table. Returns bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_path(path)
-    pq.write_table(table, tmp, compression="zstd", row_group_size=32768, write_statistics=False)
+    # no dictionary for the text column: its values are (nearly) all distinct, and the writer would
+    # build a dictionary page for every row group before falling back to plain encoding
+    pq.write_table(table, tmp, compression="zstd", row_group_size=32768, write_statistics=False,
+                   use_dictionary=[c for c in table.column_names if c != "text"])
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
