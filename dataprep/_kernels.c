@@ -9,6 +9,7 @@
  *   signatures(texts, n, kind, scheme, a, b, seed, probes) the same, fused with MinHash per text:
  *                                    datasketch's affine32 permutations or one-permutation hashing
  *   pair_jaccard(parts, counts, pairs)                     exact Jaccard of distinct hashes
+ *   band_pairs(keys, bands, usable, small_group)           LSH candidate pairs of all bands
  *   components(n, left, right)                             connected components (union-find)
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
  *
@@ -835,6 +836,204 @@ done:
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* band_pairs(keys, bands, usable, small_group) -> uint64 codes i << 32 | j (i < j), distinct, in
+ * no particular order: the LSH candidate pairs of all bands. keys is the band x item matrix of band
+ * keys (row-major); within a band, the usable items sharing a key form a group: every pair of a group
+ * of up to small_group items, else a star from its smallest member and a chain through the others in
+ * ascending order. The twin is stages.dedup.cluster.group_pairs, applied per band. */
+typedef struct {
+    uint64_t *v;
+    Py_ssize_t n, cap;
+} CodeSet; /* open addressing; 0 marks an empty slot (no pair has code 0, as j > i >= 0) */
+
+static int codeset_grow(CodeSet *s) {
+    Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+    uint64_t *v = calloc((size_t)cap, 8);
+    if (!v) return -1;
+    for (Py_ssize_t i = 0; i < s->cap; i++) {
+        uint64_t c = s->v[i];
+        if (!c) continue;
+        size_t h = (size_t)(fmix64(c) & (uint64_t)(cap - 1));
+        while (v[h]) h = (h + 1) & (size_t)(cap - 1);
+        v[h] = c;
+    }
+    free(s->v);
+    s->v = v;
+    s->cap = cap;
+    return 0;
+}
+
+static int codeset_add(CodeSet *s, uint64_t c) {
+    if (2 * (s->n + 1) > s->cap && codeset_grow(s) < 0) return -1;
+    size_t mask = (size_t)(s->cap - 1), h = (size_t)(fmix64(c) & mask);
+    while (s->v[h]) {
+        if (s->v[h] == c) return 0;
+        h = (h + 1) & mask;
+    }
+    s->v[h] = c;
+    s->n++;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_u64(uint64_t *v, Py_ssize_t n) {
+    if (n > 16) {
+        qsort(v, (size_t)n, 8, cmp_u64);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) { /* groups are mostly pairs: insertion sort */
+        uint64_t x = v[i];
+        Py_ssize_t j = i;
+        for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* Pairs of one group (members in g, ascending) into the set. */
+static int group_codes(CodeSet *set, const uint64_t *g, Py_ssize_t n, Py_ssize_t small) {
+    if (n <= small) {
+        for (Py_ssize_t x = 0; x < n; x++)
+            for (Py_ssize_t y = x + 1; y < n; y++)
+                if (codeset_add(set, g[x] << 32 | g[y]) < 0) return -1;
+        return 0;
+    }
+    for (Py_ssize_t y = 1; y < n; y++)
+        if (codeset_add(set, g[0] << 32 | g[y]) < 0) return -1;
+    for (Py_ssize_t y = 1; y + 1 < n; y++)
+        if (codeset_add(set, g[y] << 32 | g[y + 1]) < 0) return -1;
+    return 0;
+}
+
+typedef struct {
+    uint64_t key;
+    int64_t head; /* last member inserted (local index), -1 if empty */
+} Slot;
+
+/* One band: the usable items are first partitioned by the top bits of their mixed key, so each
+ * partition's hash table stays small enough for the cache; then grouped per partition. */
+static int band_groups(const uint64_t *keys, Py_ssize_t rows, Py_ssize_t b, const int64_t *usable, Py_ssize_t m,
+                       Py_ssize_t small, int pbits, uint64_t *pk, int64_t *pi, Py_ssize_t *starts, Slot *table,
+                       size_t tcap, int64_t *next, int64_t *multi, uint64_t *group, CodeSet *set) {
+    Py_ssize_t parts = (Py_ssize_t)1 << pbits;
+    memset(starts, 0, (size_t)(parts + 1) * sizeof(Py_ssize_t));
+    for (Py_ssize_t p = 0; p < m; p++) {
+        uint64_t x = keys[b * rows + usable[p]] * 0x9E3779B97F4A7C15ULL;
+        starts[pbits ? (Py_ssize_t)(x >> (64 - pbits)) + 1 : 1]++;
+    }
+    for (Py_ssize_t q = 0; q < parts; q++) starts[q + 1] += starts[q];
+    /* scatter, keeping input order within a partition (starts[q] is the fill pointer, then restored) */
+    for (Py_ssize_t p = 0; p < m; p++) {
+        uint64_t k = keys[b * rows + usable[p]], x = k * 0x9E3779B97F4A7C15ULL;
+        Py_ssize_t q = pbits ? (Py_ssize_t)(x >> (64 - pbits)) : 0, at = starts[q]++;
+        pk[at] = k;
+        pi[at] = usable[p];
+    }
+    for (Py_ssize_t q = parts; q > 0; q--) starts[q] = starts[q - 1];
+    starts[0] = 0;
+    for (Py_ssize_t q = 0; q < parts; q++) {
+        Py_ssize_t a = starts[q], n = starts[q + 1] - a, nmulti = 0;
+        if (n < 2) continue;
+        size_t size = 4;
+        while (size < 2 * (size_t)n) size <<= 1;
+        if (size > tcap) size = tcap;
+        int tbits = 0;
+        while (((size_t)1 << tbits) < size) tbits++;
+        for (size_t h = 0; h < size; h++) table[h].head = -1;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            uint64_t k = pk[a + j], x = (k * 0x9E3779B97F4A7C15ULL) << pbits;
+            size_t h = (size_t)(x >> (64 - tbits));
+            while (table[h].head >= 0 && table[h].key != k) h = (h + 1) & (size - 1);
+            if (table[h].head < 0) {
+                table[h].key = k;
+                next[j] = -1;
+            } else {
+                next[j] = table[h].head;
+                if (next[next[j]] < 0) multi[nmulti++] = (int64_t)h; /* its second member: a group now */
+            }
+            table[h].head = j;
+        }
+        for (Py_ssize_t t = 0; t < nmulti; t++) {
+            Py_ssize_t g = 0;
+            for (int64_t j = table[multi[t]].head; j >= 0; j = next[j]) group[g++] = (uint64_t)pi[a + j];
+            sort_u64(group, g);
+            if (group_codes(set, group, g, small) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *py_band_pairs(PyObject *self, PyObject *args) {
+    Py_buffer kb, ub;
+    Py_ssize_t bands, small;
+    if (!PyArg_ParseTuple(args, "y*ny*n", &kb, &bands, &ub, &small)) return NULL;
+    PyObject *result = NULL;
+    const uint64_t *keys = kb.buf;
+    const int64_t *usable = ub.buf;
+    Py_ssize_t m = ub.len / 8, rows = bands > 0 ? kb.len / 8 / bands : 0;
+    int pbits = 0; /* about 4096 items per partition */
+    while (pbits < 16 && ((Py_ssize_t)4096 << pbits) < m) pbits++;
+    size_t tcap = 4;
+    while (tcap < 2 * (size_t)m) tcap <<= 1;
+    uint64_t *pk = NULL, *group = NULL;
+    int64_t *pi = NULL, *next = NULL, *multi = NULL;
+    Py_ssize_t *starts = NULL;
+    Slot *table = NULL;
+    CodeSet set = {NULL, 0, 0};
+    if (bands <= 0 || kb.len != (Py_ssize_t)(rows * bands * 8) || small < 2) {
+        PyErr_SetString(PyExc_ValueError, "band_pairs: inconsistent sizes");
+        goto done;
+    }
+    for (Py_ssize_t p = 0; p < m; p++)
+        if (usable[p] < 0 || usable[p] >= rows || usable[p] > 0xFFFFFFFFLL) {
+            PyErr_SetString(PyExc_IndexError, "band_pairs: item out of range");
+            goto done;
+        }
+    size_t mm = (size_t)(m ? m : 1);
+    pk = malloc(mm * 8);
+    pi = malloc(mm * 8);
+    next = malloc(mm * 8);
+    multi = malloc(mm * 8);
+    group = malloc(mm * 8);
+    starts = malloc(((size_t)1 << pbits) * sizeof(Py_ssize_t) + sizeof(Py_ssize_t));
+    table = malloc(tcap * sizeof(Slot));
+    if (!pk || !pi || !next || !multi || !group || !starts || !table || codeset_grow(&set) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t b = 0; b < bands && !err; b++)
+        err = band_groups(keys, rows, b, usable, m, small, pbits, pk, pi, starts, table, tcap, next, multi, group,
+                          &set);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, set.n * 8);
+    if (!result) goto done;
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(result);
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < set.cap; i++)
+        if (set.v[i]) out[k++] = set.v[i];
+done:
+    free(pk);
+    free(pi);
+    free(next);
+    free(multi);
+    free(group);
+    free(starts);
+    free(table);
+    free(set.v);
+    PyBuffer_Release(&kb);
+    PyBuffer_Release(&ub);
+    return result;
+}
+
 /* components(n, left, right) -> int64 label per node: the smallest node of its connected component
  * (union-find with path halving). */
 static PyObject *py_components(PyObject *self, PyObject *args) {
@@ -913,6 +1112,8 @@ static PyMethodDef methods[] = {
     {"signatures", py_signatures, METH_VARARGS,
      "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
     {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(parts, counts, pairs) -> float64."},
+    {"band_pairs", py_band_pairs, METH_VARARGS,
+     "band_pairs(keys, bands, usable, small_group) -> uint64 candidate pair codes, distinct."},
     {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},
     {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},
     {"xxh32", py_xxh32, METH_VARARGS, "XXH32 with seed 0."},

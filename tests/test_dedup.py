@@ -289,7 +289,7 @@ def test_exact_verification_is_the_shingle_jaccard(tmp_path):
 
 
 def test_group_pairs_match_the_pairwise_definition():
-    from stages.dedup import SMALL_GROUP, group_pairs
+    from stages.dedup.cluster import SMALL_GROUP, group_pairs
 
     rng = np.random.default_rng(5)
     keys = rng.integers(0, 400, 3000).astype(np.uint64)
@@ -326,3 +326,15 @@ def test_map_files_without_ids_fall_back_to_the_shard(tmp_path):
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["x", "y"]}), shard)
     np.savez(tmp_path / "m.npz", doc=np.zeros(2, np.int32))
     assert load_ids(str(tmp_path / "m.npz"), str(shard)).to_pylist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("options", [{"method": "minhash"}, {"method": "exact", "exempt": {"source": ["code"]}},
+                                     {"method": "exact", "level": "paragraph"}])
+def test_character_counts_are_those_of_the_texts(tmp_path, options):
+    """chars_in / chars_out in the manifest (the map's count and the apply's arithmetic) match the texts."""
+    para = "Ein Absatz über Daten, der auf vielen Seiten steht. 数据清洗很重要。"
+    records = [{"id": f"d{i}", "text": f"Dokument {i % 3} über Wörter 🙂 " * 40 + "\n\n" + para, "source": src}
+               for i, src in enumerate(["web", "code", "web", "code", "web", "web"])]
+    kept, rejected, manifest = run_dedup(tmp_path, records, **options)
+    assert rejected and manifest["chars_in"] == sum(len(r["text"]) for r in records)
+    assert manifest["chars_out"] == sum(len(r["text"]) for r in kept)

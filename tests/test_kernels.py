@@ -165,6 +165,34 @@ def test_components_match_the_python_union_find():
     assert all(labels[a] == labels[b] for a, b in zip(left, right)) and (labels <= np.arange(500)).all()
 
 
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), bands=st.integers(1, 5),
+       distinct=st.integers(1, 400), small=st.integers(2, 40), threads=st.integers(1, 3))
+def test_band_pairs_match_the_numpy_grouping(seed, n, bands, distinct, small, threads):
+    """Per band, equal keys among the usable items: all pairs of small groups, star + chain of large
+    ones (few distinct keys make large groups; many make the kernel's partitions matter)."""
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, distinct, (bands, n)).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    usable = np.flatnonzero(rng.random(n) < 0.9)
+    got = K.band_pairs(keys, usable, small, threads)
+    with python_path():
+        want = K.band_pairs(keys, usable, small, threads)
+    assert got.dtype == np.uint64 and got.tolist() == want.tolist()
+
+
+@needs_kernel
+def test_band_pairs_partition_large_inputs():
+    """Above 4096 items the kernel partitions each band by key bits before grouping."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 15000, (3, 40000)).astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+    keys[1, :50] = 5  # one group above the small-group size
+    usable = np.arange(40000)
+    got = K.band_pairs(keys, usable, 32)
+    with python_path():
+        want = K.band_pairs(keys, usable, 32)
+    assert len(got) > 40000 and got.tolist() == want.tolist()
+
+
 @needs_kernel
 def test_long_texts_cross_the_kernels_chunks():
     rng = np.random.default_rng(12)

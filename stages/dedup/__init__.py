@@ -23,12 +23,12 @@ import pyarrow.parquet as pq
 from dataprep.config import ConfigError, option
 from dataprep.corpus import (Corpus, atomic_write_bytes, atomic_write_json, read_parquet, split_by_reason,
                              write_table)
-from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput
+from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, text_chars
 
 from . import kernel
 from . import minhash as mh
 from . import simhash as sh
-from .cluster import items_of, normalize_exact, unit_spans
+from .cluster import SMALL_GROUP, items_of, normalize_exact, unit_spans
 
 
 @dataclass
@@ -99,6 +99,7 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     # one reader thread: the executor already runs a task per core
     table = read_parquet(shard, ["id", "text", *[c for c in cfg.exempt if c not in ("id", "text")]])
     texts = table["text"].to_pylist()
+    text_chars = sum(len(t) for t in texts if t is not None)  # the apply's characters in, without a rescan
     for column, values in cfg.exempt.items():
         if column not in table.column_names:
             raise StageError(f"dedup.exempt: the corpus has no column {column!r}")
@@ -107,7 +108,7 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     doc, unit, item_texts = items_of(texts, cfg.level)
     arrays: dict[str, np.ndarray] = {"doc": np.asarray(doc, np.int32), "unit": np.asarray(unit, np.int32),
                                      "chars": np.fromiter(map(len, item_texts), np.int64, len(item_texts)),
-                                     **_pack_ids(table["id"])}
+                                     "text_chars": np.int64(text_chars), **_pack_ids(table["id"])}
     if cfg.method == "exact":
         import xxhash
 
@@ -140,6 +141,11 @@ def _pack_ids(ids: pa.ChunkedArray) -> dict[str, np.ndarray]:
     return {"id_offsets": offsets - offsets[0], "id_data": data}
 
 
+def _text_chars(map_file: str) -> int | None:
+    with np.load(map_file) as z:
+        return int(z["text_chars"]) if "text_chars" in z else None
+
+
 def load_ids(map_file: str, shard: str) -> pa.Array:
     """Document ids of one shard, from its map file (or from the shard, for a map file without them)."""
     with np.load(map_file) as z:
@@ -152,9 +158,6 @@ def load_ids(map_file: str, shard: str) -> pa.Array:
 
 # --- reduce: candidates, clusters, decisions ----------------------------------------------------
 
-SMALL_GROUP = 32
-
-
 @dataclass
 class Items:
     """All items of the corpus (and of a reference corpus, which comes first), as parallel arrays."""
@@ -163,7 +166,7 @@ class Items:
     doc: np.ndarray
     unit: np.ndarray
     chars: np.ndarray
-    keys: np.ndarray
+    keys: np.ndarray  # (items,); MinHash: (bands, items)
     reference: np.ndarray  # True for items of the --against corpus
     sigs: np.ndarray | None
     empty: np.ndarray | None
@@ -171,7 +174,7 @@ class Items:
 
 def load_items(parts: list[tuple[str, bool]]) -> Items:
     loaded = [(i, np.load(p), ref) for i, (p, ref) in enumerate(parts)]
-    cat = lambda name: np.concatenate([z[name] for _, z, _ in loaded]) if loaded else np.empty(0)  # noqa: E731
+    cat = lambda name: np.concatenate([z[name] for _, z, _ in loaded], axis=-1) if loaded else np.empty(0)  # noqa: E731
     sizes = [len(z["doc"]) for _, z, _ in loaded]
     return Items(
         shard=np.repeat(np.arange(len(loaded), dtype=np.int32), sizes),
@@ -196,39 +199,14 @@ def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -
     return out
 
 
-def group_pairs(keys: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """Candidate pairs among items sharing a key, encoded ``i << 32 | j`` (i < j): every pair in
-    groups of up to SMALL_GROUP items (so clusters connect through any verified pair), a star and
-    a chain in larger groups (linear work), the star's centre being the smallest member."""
-    order = np.argsort(keys)  # members of a group come in no particular order: pairs are (min, max)
-    k, m = keys[order], members[order].astype(np.uint64)
-    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
-    sizes = np.diff(np.concatenate([starts, [len(k)]]))
-    out = [np.empty(0, np.uint64)]
-    for size in np.unique(sizes[sizes > 1]).tolist():
-        first = starts[sizes == size]
-        if size <= SMALL_GROUP:
-            g = m[first[:, None] + np.arange(size)]
-            ti, tj = np.triu_indices(size, 1)
-            a, b = g[:, ti].ravel(), g[:, tj].ravel()
-            out.append((np.minimum(a, b) << np.uint64(32)) | np.maximum(a, b))
-        else:
-            for f in first.tolist():
-                g = np.sort(m[f:f + size])
-                out.append((g[0] << np.uint64(32)) | g[1:])
-                out.append((g[1:-1] << np.uint64(32)) | g[2:])
-    return np.concatenate(out)
-
-
 def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str], executor,
                          work_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verified pairs for minhash/simhash: (left items, right items, similarities), left < right,
     ascending."""
     if cfg.method == "minhash":
         # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
-        usable = np.flatnonzero(~items.empty)
-        codes = np.unique(np.concatenate([group_pairs(items.keys[usable, band], usable)
-                                          for band in range(items.keys.shape[1])]))
+        codes = kernel.band_pairs(items.keys, np.flatnonzero(~items.empty), SMALL_GROUP,
+                                  threads=getattr(executor, "workers", 1) or 1)
         left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
     else:
         found = np.array(sh.candidate_pairs(items.keys, cfg.hamming), dtype=np.int64).reshape(-1, 2)
@@ -495,7 +473,8 @@ class DedupStage(Stage):
         atomic_write_json(ctx.state_dir / "summary.json", {
             "clusters": clusters.num_rows, "items": int(len(items.doc)), "bands": bands, "rows": rows,
             "index_bytes": index_bytes, "index_bytes_per_item": round(index_bytes / max(len(items.doc), 1), 1)})
-        return {"dir": str(ctx.state_dir), "shards": {Path(p).name: i for i, p in enumerate(shard_paths)}}
+        return {"dir": str(ctx.state_dir), "shards": {Path(p).name: i for i, p in enumerate(shard_paths)},
+                "chars": [_text_chars(m) for m in maps]}
 
     def _reference(self, ctx: StageContext) -> tuple[list[str], list[str]]:
         """Map files and shards of the --against corpus (keys computed the same way)."""
@@ -526,9 +505,11 @@ class DedupStage(Stage):
         cfg = self.config
         table = read_parquet(task.inputs[0])
         out.rows_in += table.num_rows
-        lengths = pc.utf8_length(table["text"]) if table.num_rows else pa.array([], pa.int64())
-        out.chars_in += int(pc.sum(lengths).as_py() or 0)
         index = state["shards"][Path(task.inputs[0]).name]
+        chars_in = state.get("chars", [None] * (index + 1))[index]  # counted by the map
+        if chars_in is None:
+            chars_in = text_chars(table)
+        out.chars_in += chars_in
         dec = read_parquet(Path(state["dir"]) / f"decide-{index:05d}.parquet").to_pylist()
         by_row = {d["row"]: d for d in dec}
         n = table.num_rows
@@ -547,10 +528,8 @@ class DedupStage(Stage):
                 table = table.drop_columns([name])
             table = table.append_column(name, col)
         kept, rejected = split_by_reason(table, reasons, self.name, extra={"dup_of": dup_of})
-        chars_kept = None  # units cut: the kept text changed
-        if cfg.level == "document":
-            chars_kept = int(pc.sum(lengths.filter(pc.is_null(pa.array(reasons, pa.string())))).as_py() or 0)
-        out.write_kept(kept, chars=chars_kept)
+        # documents: the kept text is what came in less the dropped rows; units: the kept text changed
+        out.write_kept(kept, chars=chars_in - text_chars(rejected) if cfg.level == "document" else None)
         out.write_rejected(rejected)
 
     def _cut_units(self, table: pa.Table, by_row: dict, reasons: list, dup_of: list, out: TaskOutput) -> pa.Table:

@@ -1,10 +1,15 @@
-"""Items (documents or their paragraphs/sentences), exact-match normalisation, union-find."""
+"""Items (documents or their paragraphs/sentences), exact-match normalisation, LSH candidate pairs,
+union-find."""
 
 from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
+
 from dataprep import text as T
+
+SMALL_GROUP = 32
 
 
 def unit_spans(text: str, level: str) -> list[tuple[int, int]]:
@@ -34,6 +39,30 @@ def normalize_exact(text: str, mode: str) -> str:
     if mode == "full":
         return T.normalize_for_dedup(text)
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def group_pairs(keys: np.ndarray, members: np.ndarray, small_group: int = SMALL_GROUP) -> np.ndarray:
+    """Candidate pairs among items sharing a key, encoded ``i << 32 | j`` (i < j): every pair in
+    groups of up to ``small_group`` items (so clusters connect through any verified pair), a star and
+    a chain in larger groups (linear work), the star's centre being the smallest member."""
+    order = np.argsort(keys)  # members of a group come in no particular order: pairs are (min, max)
+    k, m = keys[order], members[order].astype(np.uint64)
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(k)]]))
+    out = [np.empty(0, np.uint64)]
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        first = starts[sizes == size]
+        if size <= small_group:
+            g = m[first[:, None] + np.arange(size)]
+            ti, tj = np.triu_indices(size, 1)
+            a, b = g[:, ti].ravel(), g[:, tj].ravel()
+            out.append((np.minimum(a, b) << np.uint64(32)) | np.maximum(a, b))
+        else:
+            for f in first.tolist():
+                g = np.sort(m[f:f + size])
+                out.append((g[0] << np.uint64(32)) | g[1:])
+                out.append((g[1:-1] << np.uint64(32)) | g[2:])
+    return np.concatenate(out)
 
 
 class UnionFind:

@@ -154,6 +154,31 @@ def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, 
     return np.frombuffer(raw, np.uint32).reshape(len(texts), num_perm).copy()
 
 
+def band_pairs(keys: np.ndarray, usable: np.ndarray, small_group: int, threads: int = 1) -> np.ndarray:
+    """The LSH candidate pairs of all bands, as sorted distinct codes ``i << 32 | j`` (i < j): per band
+    (row of ``keys``, one column per item), the ``usable`` items sharing a key form a group, paired
+    as ``cluster.group_pairs`` does. The kernel spreads the bands over ``threads`` threads."""
+    keys = np.ascontiguousarray(keys, np.uint64)
+    usable = np.ascontiguousarray(usable, np.int64)
+    if keys.ndim != 2 or keys.shape[0] == 0:
+        return np.empty(0, np.uint64)
+    if available():
+        def run(rows: np.ndarray) -> np.ndarray:
+            return np.frombuffer(_K.band_pairs(rows, rows.shape[0], usable, small_group), np.uint64)
+
+        splits = [s for s in np.array_split(keys, max(1, min(threads, keys.shape[0]))) if len(s)]
+        if len(splits) == 1:
+            return np.sort(run(splits[0]))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(splits)) as pool:  # the kernel releases the GIL
+            return np.unique(np.concatenate(list(pool.map(run, splits))))
+    from .cluster import group_pairs
+
+    return np.unique(np.concatenate([np.empty(0, np.uint64)] + [group_pairs(keys[b, usable], usable, small_group)
+                                                                 for b in range(keys.shape[0])]))
+
+
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Label per node 0..n-1: the smallest node of its connected component under the edges."""
     left = np.ascontiguousarray(left, np.int64)

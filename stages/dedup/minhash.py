@@ -114,9 +114,10 @@ def minima(hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out
 
 
 def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """(docs, bands) uint64 keys: each band's ``rows`` values folded into one 64-bit hash."""
+    """(bands, docs) uint64 keys, band-major (the reduce reads one band at a time): each band's
+    ``rows`` values folded into one 64-bit hash."""
     n = sigs.shape[0]
-    keys = np.empty((n, bands), dtype=np.uint64)
+    keys = np.empty((bands, n), dtype=np.uint64)
     mult = np.uint64(0x9E3779B97F4A7C15)
     for band in range(bands):
         block = sigs[:, band * rows:(band + 1) * rows].astype(np.uint64)
@@ -124,7 +125,7 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
         for col in range(rows):
             h = (h ^ block[:, col]) * mult
             h ^= h >> np.uint64(29)
-        keys[:, band] = h
+        keys[band] = h
     return keys
 
 
