@@ -916,8 +916,8 @@ typedef struct {
 /* One band: the usable items are first partitioned by the top bits of their mixed key, so each
  * partition's hash table stays small enough for the cache; then grouped per partition. */
 static int band_groups(const uint64_t *keys, Py_ssize_t rows, Py_ssize_t b, const int64_t *usable, Py_ssize_t m,
-                       Py_ssize_t small, int pbits, uint64_t *pk, int64_t *pi, Py_ssize_t *starts, Slot *table,
-                       size_t tcap, int64_t *next, int64_t *multi, uint64_t *group, CodeSet *set) {
+                       Py_ssize_t small, int pbits, uint64_t *pk, int64_t *pi, Py_ssize_t *starts, Slot **tablep,
+                       size_t *tcap, int64_t *next, int64_t *multi, uint64_t *group, CodeSet *set) {
     Py_ssize_t parts = (Py_ssize_t)1 << pbits;
     memset(starts, 0, (size_t)(parts + 1) * sizeof(Py_ssize_t));
     for (Py_ssize_t p = 0; p < m; p++) {
@@ -939,7 +939,13 @@ static int band_groups(const uint64_t *keys, Py_ssize_t rows, Py_ssize_t b, cons
         if (n < 2) continue;
         size_t size = 4;
         while (size < 2 * (size_t)n) size <<= 1;
-        if (size > tcap) size = tcap;
+        if (size > *tcap) { /* sized for the largest partition so far (about 8192 slots unless keys are skewed) */
+            Slot *t = realloc(*tablep, size * sizeof(Slot));
+            if (!t) return -1;
+            *tablep = t;
+            *tcap = size;
+        }
+        Slot *table = *tablep;
         int tbits = 0;
         while (((size_t)1 << tbits) < size) tbits++;
         for (size_t h = 0; h < size; h++) table[h].head = -1;
@@ -976,8 +982,7 @@ static PyObject *py_band_pairs(PyObject *self, PyObject *args) {
     Py_ssize_t m = ub.len / 8, rows = bands > 0 ? kb.len / 8 / bands : 0;
     int pbits = 0; /* about 4096 items per partition */
     while (pbits < 16 && ((Py_ssize_t)4096 << pbits) < m) pbits++;
-    size_t tcap = 4;
-    while (tcap < 2 * (size_t)m) tcap <<= 1;
+    size_t tcap = 0;
     uint64_t *pk = NULL, *group = NULL;
     int64_t *pi = NULL, *next = NULL, *multi = NULL;
     Py_ssize_t *starts = NULL;
@@ -999,15 +1004,14 @@ static PyObject *py_band_pairs(PyObject *self, PyObject *args) {
     multi = malloc(mm * 8);
     group = malloc(mm * 8);
     starts = malloc(((size_t)1 << pbits) * sizeof(Py_ssize_t) + sizeof(Py_ssize_t));
-    table = malloc(tcap * sizeof(Slot));
-    if (!pk || !pi || !next || !multi || !group || !starts || !table || codeset_grow(&set) < 0) {
+    if (!pk || !pi || !next || !multi || !group || !starts || codeset_grow(&set) < 0) {
         PyErr_NoMemory();
         goto done;
     }
     int err = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t b = 0; b < bands && !err; b++)
-        err = band_groups(keys, rows, b, usable, m, small, pbits, pk, pi, starts, table, tcap, next, multi, group,
+        err = band_groups(keys, rows, b, usable, m, small, pbits, pk, pi, starts, &table, &tcap, next, multi, group,
                           &set);
     Py_END_ALLOW_THREADS
     if (err) {

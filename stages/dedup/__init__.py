@@ -474,7 +474,7 @@ class DedupStage(Stage):
             "clusters": clusters.num_rows, "items": int(len(items.doc)), "bands": bands, "rows": rows,
             "index_bytes": index_bytes, "index_bytes_per_item": round(index_bytes / max(len(items.doc), 1), 1)})
         return {"dir": str(ctx.state_dir), "shards": {Path(p).name: i for i, p in enumerate(shard_paths)},
-                "chars": [_text_chars(m) for m in maps]}
+                "chars": {i: _text_chars(m) for i, m in enumerate(maps)}}
 
     def _reference(self, ctx: StageContext) -> tuple[list[str], list[str]]:
         """Map files and shards of the --against corpus (keys computed the same way)."""
@@ -506,8 +506,8 @@ class DedupStage(Stage):
         table = read_parquet(task.inputs[0])
         out.rows_in += table.num_rows
         index = state["shards"][Path(task.inputs[0]).name]
-        chars_in = state.get("chars", [None] * (index + 1))[index]  # counted by the map
-        if chars_in is None:
+        chars_in = (state.get("chars") or {}).get(index)  # counted by the map
+        if chars_in is None:  # state of an earlier version
             chars_in = text_chars(table)
         out.chars_in += chars_in
         dec = read_parquet(Path(state["dir"]) / f"decide-{index:05d}.parquet").to_pylist()
