@@ -8,7 +8,7 @@
  *   shingle_hashes(texts, n, kind)   normalise, cut units, hash every n-gram of units
  *   signatures(texts, n, kind, scheme, a, b, seed, probes) the same, fused with MinHash per text:
  *                                    datasketch's affine32 permutations or one-permutation hashing
- *   pair_jaccard(parts, counts, pairs)                     exact Jaccard of distinct hashes
+ *   pair_jaccard(parts, part_of, start_of, count_of, pairs, width) exact Jaccard of distinct hashes
  *   band_pairs(keys, bands, usable, small_group)           LSH candidate pairs of all bands
  *   components(n, left, right)                             connected components (union-find)
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
@@ -642,21 +642,25 @@ static void oph_doc(const uint64_t *h, int64_t cnt, Py_ssize_t num_perm, uint64_
     }
 }
 
-/* signatures(texts, n, kind, scheme, a, b, seed, probes) -> (docs x num_perm) uint32 signatures:
- * shingle hashes and MinHash fused per document, so hashes never leave the cache. scheme 0 is
- * datasketch's permutations (a, b; 64-bit hashes use their high half), 1 one-permutation
- * hashing (num_perm = len(a); seed and the probe table as in stages/dedup/vector.py). */
+/* signatures(texts, n, kind, scheme, a, b, seed, probes[, want_hashes]) -> (docs x num_perm) uint32
+ * signatures: shingle hashes and MinHash fused per document, so hashes never leave the cache.
+ * scheme 0 is datasketch's permutations (a, b; 64-bit hashes use their high half), 1 one-permutation
+ * hashing (num_perm = len(a); seed and the probe table as in stages/dedup/vector.py). With
+ * want_hashes: (signatures, uint32 shingle hashes of all documents one after another (the high half
+ * of 64-bit ones), int64 count per document). */
 static PyObject *py_signatures(PyObject *self, PyObject *args) {
     PyObject *texts;
     Py_ssize_t n;
     int kind, scheme;
     unsigned long long seed;
     Py_buffer ab, bb, pb;
-    if (!PyArg_ParseTuple(args, "Oniiy*y*Ky*", &texts, &n, &kind, &scheme, &ab, &bb, &seed, &pb)) return NULL;
-    PyObject *seq = NULL, *result = NULL;
+    int want_hashes = 0;
+    if (!PyArg_ParseTuple(args, "Oniiy*y*Ky*|p", &texts, &n, &kind, &scheme, &ab, &bb, &seed, &pb, &want_hashes))
+        return NULL;
+    PyObject *seq = NULL, *result = NULL, *sigs = NULL, *counts = NULL;
     Units u;
     memset(&u, 0, sizeof(u));
-    Buf hb = {0}, conv = {0};
+    Buf hb = {0}, conv = {0}, kept = {0};
     uint32_t *orig = NULL;
     Py_ssize_t num_perm = ab.len / 4, attempts = num_perm > 0 ? pb.len / 8 / num_perm : 0;
     if (check_args(n, kind) < 0) goto done;
@@ -669,29 +673,33 @@ static PyObject *py_signatures(PyObject *self, PyObject *args) {
     if (!seq) goto done;
     Py_ssize_t ndocs = PySequence_Fast_GET_SIZE(seq);
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    result = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
+    sigs = PyBytes_FromStringAndSize(NULL, ndocs * num_perm * 4);
+    counts = want_hashes ? PyBytes_FromStringAndSize(NULL, ndocs * 8) : NULL;
     orig = malloc((size_t)num_perm * 4);
-    if (!result || !orig) {
-        Py_CLEAR(result);
+    if (!sigs || !orig || (want_hashes && !counts)) {
         if (!PyErr_Occurred()) PyErr_NoMemory();
         goto done;
     }
-    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(result);
+    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(sigs);
     for (Py_ssize_t d = 0; d < ndocs; d++, sig += num_perm) {
         hb.len = 0;
         Py_ssize_t cnt = doc_hashes(items[d], n, kind, &u, &hb);
-        if (cnt < 0) {
-            Py_CLEAR(result);
-            goto done;
+        if (cnt < 0) goto done;
+        if (want_hashes) ((int64_t *)PyBytes_AS_STRING(counts))[d] = cnt;
+        if (want_hashes && cnt > 0) { /* 32 bits of every shingle hash, for exact verification later */
+            if (buf_reserve(&kept, (size_t)cnt * 4) < 0) goto done;
+            uint32_t *o = (uint32_t *)(kept.p + kept.len);
+            if (kind == KIND_VEC64)
+                for (Py_ssize_t k = 0; k < cnt; k++) o[k] = (uint32_t)(((uint64_t *)hb.p)[k] >> 32);
+            else
+                memcpy(o, hb.p, (size_t)cnt * 4);
+            kept.len += (size_t)cnt * 4;
         }
         conv.len = 0;
         if (scheme == 0) {
             const uint32_t *h32 = (const uint32_t *)hb.p;
             if (kind == KIND_VEC64) {
-                if (buf_reserve(&conv, (size_t)cnt * 4) < 0) {
-                    Py_CLEAR(result);
-                    goto done;
-                }
+                if (buf_reserve(&conv, (size_t)cnt * 4) < 0) goto done;
                 for (Py_ssize_t k = 0; k < cnt; k++) ((uint32_t *)conv.p)[k] = (uint32_t)(((uint64_t *)hb.p)[k] >> 32);
                 h32 = (const uint32_t *)conv.p;
             }
@@ -699,20 +707,28 @@ static PyObject *py_signatures(PyObject *self, PyObject *args) {
         } else {
             const uint64_t *h64 = (const uint64_t *)hb.p;
             if (kind != KIND_VEC64) {
-                if (buf_reserve(&conv, (size_t)cnt * 8) < 0) {
-                    Py_CLEAR(result);
-                    goto done;
-                }
+                if (buf_reserve(&conv, (size_t)cnt * 8) < 0) goto done;
                 for (Py_ssize_t k = 0; k < cnt; k++) ((uint64_t *)conv.p)[k] = ((uint32_t *)hb.p)[k];
                 h64 = (const uint64_t *)conv.p;
             }
             oph_doc(h64, cnt, num_perm, (uint64_t)seed * VEC_MIX, pb.buf, attempts, sig, orig);
         }
     }
+    if (!want_hashes) {
+        result = sigs;
+        sigs = NULL;
+    } else {
+        PyObject *hashes = PyBytes_FromStringAndSize(kept.p ? kept.p : "", (Py_ssize_t)kept.len);
+        if (hashes) result = PyTuple_Pack(3, sigs, hashes, counts);
+        Py_XDECREF(hashes);
+    }
 done:
+    Py_XDECREF(sigs);
+    Py_XDECREF(counts);
     units_free(&u);
     free(hb.p);
     free(conv.p);
+    free(kept.p);
     free(orig);
     Py_XDECREF(seq);
     PyBuffer_Release(&ab);
@@ -722,58 +738,44 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* pair_jaccard(parts, counts, pairs) -> float64 per pair: |A & B| / |A | B| over distinct hashes.
- * parts: a list of uint64 buffers holding the items' hashes one after another (the items of a part
- * in order, counts[i] hashes for item i), so the caller never has to join them into one array. */
+/* pair_jaccard(parts, part_of, start_of, count_of, pairs, width) -> float64 per pair: |A & B| / |A | B|
+ * over distinct hashes of width bytes (4 or 8). Item k's hashes are count_of[k] values from element
+ * start_of[k] of parts[part_of[k]] (buffers, typically memory-mapped files: nothing is copied). */
 static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
     PyObject *parts_obj;
-    Py_buffer cb, pb;
-    if (!PyArg_ParseTuple(args, "Oy*y*", &parts_obj, &cb, &pb)) return NULL;
+    Py_buffer ob, sb, cb, pb;
+    int width;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*y*i", &parts_obj, &ob, &sb, &cb, &pb, &width)) return NULL;
     PyObject *result = NULL, *parts = NULL;
     Py_buffer *views = NULL;
     Py_ssize_t nviews = 0;
-    const uint64_t **base = NULL;
     uint64_t *keys = NULL;
     uint8_t *marks = NULL;
     size_t cap = 0;
-    const int64_t *counts = cb.buf, *pairs = pb.buf;
+    const int32_t *part_of = ob.buf;
+    const int64_t *start_of = sb.buf, *count_of = cb.buf, *pairs = pb.buf;
     Py_ssize_t nitems = cb.len / 8, npairs = pb.len / 16;
+    if ((width != 4 && width != 8) || ob.len / 4 != nitems || sb.len / 8 != nitems) {
+        PyErr_SetString(PyExc_ValueError, "pair_jaccard: inconsistent arguments");
+        goto done;
+    }
     parts = PySequence_Fast(parts_obj, "parts must be a sequence of buffers");
     if (!parts) goto done;
     Py_ssize_t nparts = PySequence_Fast_GET_SIZE(parts);
     views = calloc((size_t)nparts + 1, sizeof(Py_buffer));
-    base = malloc(((size_t)nitems + 1) * sizeof(uint64_t *));
-    if (!views || !base) {
+    if (!views) {
         PyErr_NoMemory();
         goto done;
     }
-    /* item i's hashes: counts[i] values at base[i]; an item never straddles two parts */
-    const uint64_t *cur = NULL;
-    Py_ssize_t left = 0;
-    for (Py_ssize_t item = 0; item <= nitems; item++) {
-        int64_t c = item < nitems ? counts[item] : 0;
-        int last = item == nitems;
-        while (c > left || (last && nviews < nparts)) {
-            if (c < 0 || left != 0 || nviews >= nparts) {
-                PyErr_SetString(PyExc_ValueError, "pair_jaccard: parts and counts disagree");
-                goto done;
-            }
-            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(parts, nviews), &views[nviews], PyBUF_SIMPLE) < 0)
-                goto done;
-            cur = views[nviews].buf;
-            left = views[nviews].len / 8;
-            nviews++;
+    for (; nviews < nparts; nviews++)
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(parts, nviews), &views[nviews], PyBUF_SIMPLE) < 0) goto done;
+    for (Py_ssize_t k = 0; k < nitems; k++) {
+        int32_t q = part_of[k];
+        if (q < 0 || q >= nparts || start_of[k] < 0 || count_of[k] < 0 ||
+            (start_of[k] + count_of[k]) * width > views[q].len) {
+            PyErr_SetString(PyExc_IndexError, "pair_jaccard: an item lies outside its part");
+            goto done;
         }
-        if (last) {
-            if (left != 0) {
-                PyErr_SetString(PyExc_ValueError, "pair_jaccard: parts and counts disagree");
-                goto done;
-            }
-            break;
-        }
-        base[item] = cur;
-        cur += c;
-        left -= c;
     }
     result = PyBytes_FromStringAndSize(NULL, npairs * 8);
     if (!result) goto done;
@@ -785,7 +787,7 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "pair_jaccard: item out of range");
             goto done;
         }
-        size_t na = (size_t)counts[i], nb = (size_t)counts[j];
+        size_t na = (size_t)count_of[i], nb = (size_t)count_of[j];
         size_t need = 16;
         while (need < 2 * (na + nb)) need *= 2;
         if (need > cap) {
@@ -803,11 +805,12 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
         memset(marks, 0, need);
         size_t maskv = need - 1, distinct = 0, inter = 0;
         for (int side = 0; side < 2; side++) {
-            const uint64_t *s = side ? base[j] : base[i];
+            int64_t item = side ? j : i;
+            const uint8_t *s = (const uint8_t *)views[part_of[item]].buf + start_of[item] * width;
             size_t cnt = side ? nb : na;
             uint8_t bit = side ? 2 : 1;
             for (size_t k = 0; k < cnt; k++) {
-                uint64_t key = s[k];
+                uint64_t key = width == 8 ? ((const uint64_t *)s)[k] : ((const uint32_t *)s)[k];
                 size_t slot = (size_t)(fmix64(key) & maskv);
                 while (marks[slot] && keys[slot] != key) slot = (slot + 1) & maskv;
                 if (!marks[slot]) {
@@ -825,10 +828,11 @@ static PyObject *py_pair_jaccard(PyObject *self, PyObject *args) {
 done:
     for (Py_ssize_t k = 0; k < nviews; k++) PyBuffer_Release(&views[k]);
     free(views);
-    free(base);
     free(keys);
     free(marks);
     Py_XDECREF(parts);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&sb);
     PyBuffer_Release(&cb);
     PyBuffer_Release(&pb);
     return result;
@@ -1115,7 +1119,8 @@ static PyMethodDef methods[] = {
      "shingle_hashes(texts, n, kind) -> (hashes, counts): kind 0 sha1-32, 1 xxh32, 2 vector-64."},
     {"signatures", py_signatures, METH_VARARGS,
      "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
-    {"pair_jaccard", py_pair_jaccard, METH_VARARGS, "pair_jaccard(parts, counts, pairs) -> float64."},
+    {"pair_jaccard", py_pair_jaccard, METH_VARARGS,
+     "pair_jaccard(parts, part_of, start_of, count_of, pairs, width) -> float64 per pair."},
     {"band_pairs", py_band_pairs, METH_VARARGS,
      "band_pairs(keys, bands, usable, small_group) -> uint64 candidate pair codes, distinct."},
     {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},

@@ -263,29 +263,48 @@ def test_cut_spans_and_config_errors():
         parse(DedupConfig, {"threshold": 1.5})
 
 
-def test_exact_verification_is_the_shingle_jaccard(tmp_path):
-    from stages.dedup import Items, verify_exact
+@pytest.mark.parametrize("hash_name", ["sha1", "vector"])
+def test_exact_verification_is_the_shingle_jaccard(tmp_path, hash_name):
+    """The map keeps each item's shingle hashes; verification measures pairs (across shards) from them."""
+    from stages.dedup import load_items, map_shard, shingle_file, verify_exact
 
     rng = np.random.default_rng(6)
     words = ["w%d" % i for i in range(40)] + ["数", "据", "去", "重"]
     texts = [[" ".join(rng.choice(words, int(rng.integers(0, 30)))) for _ in range(30)] for _ in range(3)]
     texts[1][4] = ""  # no shingles at all
-    paths = []
+    cfg = DedupConfig(hash=hash_name)
+    maps = []
     for s, shard in enumerate(texts):
-        paths.append(str(tmp_path / f"s{s}.parquet"))
-        pq.write_table(pa.table({"text": shard}), paths[-1])
-    shard = np.repeat(np.arange(3), 30).astype(np.int32)
-    doc = np.tile(np.arange(30), 3).astype(np.int32)
-    items = Items(shard=shard, doc=doc, unit=np.full(90, -1, np.int32), chars=np.zeros(90), keys=np.zeros(90),
-                  reference=np.zeros(90, bool), sigs=None, empty=None)
+        path = tmp_path / f"s{s}.parquet"
+        pq.write_table(pa.table({"id": [f"{s}-{i}" for i in range(30)], "text": shard}), path)
+        maps.append(str(tmp_path / f"map-{s}.npz"))
+        map_shard((cfg, str(path), maps[-1]))
+    items = load_items([(m, False) for m in maps])
     pairs = sorted({tuple(sorted(map(int, rng.choice(90, 2, replace=False)))) for _ in range(200)} | {(30, 34)})
     left, right = (np.array(x, dtype=np.int64) for x in zip(*pairs))
     with LocalExecutor(2) as ex:
-        got = verify_exact(DedupConfig(), items, paths, left, right, ex, tmp_path)
+        got = verify_exact(items, [str(shingle_file(m)) for m in maps], left, right, ex)
     for (i, j), g in zip(pairs, got.tolist()):
         a, b = set(T.shingles(texts[i // 30][i % 30])), set(T.shingles(texts[j // 30][j % 30]))
         assert g == pytest.approx(len(a & b) / len(a | b) if a | b else 1.0), (i, j)
-    assert not list(tmp_path.glob("verify-*")), "hash files are removed"
+
+
+def test_shingle_files_are_removed_and_remade_when_missing(tmp_path):
+    """Verification's shingle files go once the clusters are known; a global pass rerun after that
+    (killed before its state was saved) makes them again instead of failing."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    bases = [" ".join(letters[k] + letters[j % 26] + letters[j // 26] for j in range(60)) for k in range(4)]
+    records = [{"id": f"d{i:02d}", "text": bases[i % 4]} for i in range(12)]
+    kept, rejected, _ = run_dedup(tmp_path, records, method="minhash")
+    state = tmp_path / "out" / "_state"
+    assert len(kept) == 4 and len(rejected) == 8 and list(state.glob("map-*.npz"))
+    assert not list(state.glob("*.shingles.npy")), "shingle files are removed after verification"
+    (tmp_path / "out" / "manifest.json").unlink()
+    (tmp_path / "out" / "_state.pkl").unlink()
+    with LocalExecutor(1) as ex:
+        run_stage(DedupStage(parse(DedupConfig, {"method": "minhash"})), Corpus.open(tmp_path / "raw"),
+                  tmp_path / "out", ex)
+    assert read_corpus(tmp_path / "out") == kept and read_rejected(tmp_path / "out") == rejected
 
 
 def test_group_pairs_match_the_pairwise_definition():

@@ -110,21 +110,27 @@ def test_signatures_match_the_python_path(texts, seed, num_perm, hash_name, sche
 
 
 @needs_kernel
-def test_pair_jaccard_matches_the_python_path():
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_pair_jaccard_matches_the_python_path(dtype):
     rng = np.random.default_rng(3)
     counts = rng.integers(0, 60, 40)
-    h = rng.integers(0, 50, counts.sum()).astype(np.uint64)  # small values: many repeats and overlaps
+    h = rng.integers(0, 50, counts.sum()).astype(dtype)  # small values: many repeats and overlaps
     pairs = rng.integers(0, 40, (300, 2))
-    ends = np.cumsum(counts)
-    cut = int(ends[17])  # two parts, split between items
-    got = K.pair_jaccard([h[:cut], h[cut:]], counts, pairs)
+    starts = np.cumsum(counts) - counts
+    cut = int(starts[17])  # two parts, split between items
+    part_of = (np.arange(40) >= 17).astype(np.int32)
+    start_of = np.where(part_of == 1, starts - cut, starts)
+    got = K.pair_jaccard([h[:cut], h[cut:]], part_of, start_of, counts, pairs)
     with python_path():
-        want = K.pair_jaccard([h], counts, pairs)
+        want = K.pair_jaccard([h], np.zeros(40, np.int32), starts, counts, pairs)
     assert got == want
-    assert got == K.pair_jaccard([h], counts, pairs)
-    inside = int(ends[np.flatnonzero(counts >= 2)[0]]) - 1  # a cut through an item
-    with pytest.raises(ValueError, match="parts and counts disagree"):
-        K._K.pair_jaccard([h[:inside], h[inside:]], counts, np.zeros((1, 2), np.int64))
+    assert got == K.pair_jaccard([h], np.zeros(40, np.int32), starts, counts, pairs)
+    a, b = (set(h[starts[i]:starts[i] + counts[i]].tolist()) for i in pairs[0])
+    assert got[0] == (len(a & b) / len(a | b) if a | b else 1.0)
+    if K.available():
+        with pytest.raises(IndexError, match="outside its part"):
+            K._K.pair_jaccard([h[:cut]], np.zeros(40, np.int32), starts, counts, np.zeros((1, 2), np.int64),
+                              np.dtype(dtype).itemsize)
 
 
 @needs_kernel

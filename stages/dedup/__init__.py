@@ -117,7 +117,14 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
                                       for t in item_texts), np.uint64, len(item_texts))
     elif cfg.method == "minhash":
         bands, rows = cfg.lsh()
-        sigs = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash, scheme=cfg.scheme)
+        if keeps_shingles(cfg):
+            sigs, hashes, arrays["nshingles"] = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash,
+                                                              scheme=cfg.scheme, with_hashes=True)
+            tmp = shingle_file(out).with_name("partial-" + shingle_file(out).name)
+            np.save(tmp, hashes)
+            tmp.replace(shingle_file(out))
+        else:
+            sigs = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash, scheme=cfg.scheme)
         arrays["keys"] = mh.band_keys(sigs, bands, rows)
         arrays["empty"] = np.all(sigs == mh.EMPTY, axis=1)
         if cfg.verify == "estimate":
@@ -128,6 +135,21 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     np.savez(tmp, **arrays)
     tmp.replace(out)
     return len(item_texts)
+
+
+def keeps_shingles(cfg: DedupConfig) -> bool:
+    """Exact verification: the map keeps every item's shingle hashes (4 bytes each) until the
+    clusters are known, so candidates are never read and hashed a second time."""
+    return cfg.method == "minhash" and cfg.verify == "exact"
+
+
+def shingle_file(map_file: str | Path) -> Path:
+    p = Path(map_file)
+    return p.with_name(p.stem + ".shingles.npy")
+
+
+def map_done(cfg: DedupConfig, map_file: str | Path) -> bool:
+    return Path(map_file).exists() and (not keeps_shingles(cfg) or shingle_file(map_file).exists())
 
 
 def _pack_ids(ids: pa.ChunkedArray) -> dict[str, np.ndarray]:
@@ -170,6 +192,7 @@ class Items:
     reference: np.ndarray  # True for items of the --against corpus
     sigs: np.ndarray | None
     empty: np.ndarray | None
+    nshingles: np.ndarray | None = None  # exact verification: shingles per item, in its part's shingle file
 
 
 def load_items(parts: list[tuple[str, bool]]) -> Items:
@@ -182,25 +205,12 @@ def load_items(parts: list[tuple[str, bool]]) -> Items:
         reference=np.repeat(np.array([ref for _, _, ref in loaded], dtype=bool), sizes),
         sigs=cat("sigs") if loaded and "sigs" in loaded[0][1] else None,
         empty=cat("empty") if loaded and "empty" in loaded[0][1] else None,
+        nshingles=cat("nshingles") if loaded and "nshingles" in loaded[0][1] else None,
     )
 
 
-def shard_item_texts(path: str, level: str, doc: np.ndarray, unit: np.ndarray) -> list[str]:
-    """Texts of items (doc row, unit) of one shard."""
-    rows = np.unique(doc).tolist()
-    texts = dict(zip(rows, read_parquet(path, ["text"]).take(rows)["text"].to_pylist()))
-    out = []
-    for d, u in zip(doc.tolist(), unit.tolist()):
-        text = texts[d]
-        if level != "document":
-            a, b = unit_spans(text, level)[u]
-            text = text[a:b]
-        out.append(text)
-    return out
-
-
-def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str], executor,
-                         work_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], executor
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Verified pairs for minhash/simhash: (left items, right items, similarities), left < right,
     ascending."""
     if cfg.method == "minhash":
@@ -222,50 +232,28 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, shard_paths: list[str],
         sims = np.concatenate([np.empty(0)] + [np.mean(items.sigs[left[c:c + 65536]] == items.sigs[right[c:c + 65536]],
                                                        axis=1) for c in range(0, len(left), 65536)])
     else:
-        sims = verify_exact(cfg, items, shard_paths, left, right, executor, work_dir)
+        sims = verify_exact(items, [str(shingle_file(p)) for p in parts], left, right, executor)
     keep = sims >= cfg.threshold
     return left[keep], right[keep], sims[keep]
 
 
-def verify_exact(cfg: DedupConfig, items: Items, shard_paths: list[str], left: np.ndarray, right: np.ndarray,
-                 executor, work_dir: Path) -> np.ndarray:
-    """Exact shingle Jaccard of each candidate pair, in two steps on the workers: each shard's
-    candidates are read once and their shingle hashes (64-bit, 8 bytes per shingle) written to
-    ``work_dir/verify-NNNNN.npy``; then the pairs, split evenly, are measured against those files
-    (memory-mapped). The files are removed afterwards."""
+def verify_exact(items: Items, files: list[str], left: np.ndarray, right: np.ndarray, executor) -> np.ndarray:
+    """Exact shingle Jaccard of each candidate pair, on the workers (pairs split evenly), from the
+    map's shingle files (``files[part]``, memory-mapped; an item's hashes start where the previous
+    item's of its part end). Only the items a task's pairs name travel to it."""
     if len(left) == 0:
         return np.empty(0)
-    cand = np.unique(np.concatenate([left, right]))  # ascending = grouped by shard
-    shard_of = items.shard[cand]
-    shards = np.unique(shard_of).tolist()
-    bounds = np.searchsorted(shard_of, shards + [len(shard_paths) + 1])
-    files = [str(Path(work_dir) / f"verify-{s:05d}.npy") for s in shards]
-    jobs = [(shard_paths[s], cfg.level, cfg.ngram, items.doc[cand[a:b]], items.unit[cand[a:b]], f)
-            for s, a, b, f in zip(shards, bounds[:-1].tolist(), bounds[1:].tolist(), files)]
+    counts = items.nshingles.astype(np.int64)
+    ends = np.cumsum(counts)
+    first = np.searchsorted(items.shard, np.arange(len(files)))  # first item of each part
+    start = ends - counts - np.concatenate([[0], ends])[first][items.shard]
+    pairs = np.stack([left, right], axis=1)
+    jobs = []
+    for chunk in np.array_split(pairs, max(1, min(getattr(executor, "workers", 1) or 1, len(pairs) // 2000))):
+        cand, local = np.unique(chunk.ravel(), return_inverse=True)
+        jobs.append((files, items.shard[cand], start[cand], counts[cand], local.reshape(-1, 2)))
     run = executor.map if executor is not None else (lambda fn, xs: [fn(x) for x in xs])
-    try:
-        counts = np.concatenate(run(hash_candidates, jobs))
-        pairs = np.stack([np.searchsorted(cand, left), np.searchsorted(cand, right)], axis=1)
-        n_jobs = max(1, min(getattr(executor, "workers", 1) or 1, len(pairs) // 2000))
-        return np.concatenate(run(jaccard_of_pairs, [(files, counts, p) for p in np.array_split(pairs, n_jobs)]))
-    finally:
-        for f in files:
-            Path(f).unlink(missing_ok=True)
-
-
-def hash_candidates(args: tuple) -> np.ndarray:
-    """One shard's candidate items -> their shingle hashes in ``out`` (.npy); returns the counts."""
-    path, level, ngram, doc, unit, out = args
-    texts = shard_item_texts(path, level, doc, unit)
-    hashes, counts = [], []
-    for c in range(0, len(texts), mh.SIGNATURE_BATCH):
-        h, n = kernel.shingle_hashes(texts[c:c + mh.SIGNATURE_BATCH], ngram, "vector")
-        hashes.append(h)
-        counts.append(n)
-    tmp = Path(out).with_name(Path(out).stem + ".partial.npy")
-    np.save(tmp, np.concatenate(hashes) if hashes else np.empty(0, np.uint64))
-    tmp.replace(out)
-    return np.concatenate(counts) if counts else np.empty(0, np.int64)
+    return np.concatenate(run(jaccard_of_pairs, jobs))
 
 
 def _load_hashes(path: str) -> np.ndarray:
@@ -276,15 +264,16 @@ def _load_hashes(path: str) -> np.ndarray:
 
 
 def jaccard_of_pairs(args: tuple) -> np.ndarray:
-    """Jaccard of pairs of candidates whose hashes lie, shard after shard, in ``files``."""
-    files, counts, pairs = args
+    """Jaccard of pairs of items whose hashes lie in ``files`` (item k: part_of[k], start_of[k], count_of[k])."""
+    files, part_of, start_of, count_of, pairs = args
     parts = [_load_hashes(f) for f in files]
-    return np.asarray(kernel.pair_jaccard(parts, counts, pairs), dtype=np.float64)
+    return np.asarray(kernel.pair_jaccard(parts, part_of, start_of, count_of, pairs), dtype=np.float64)
 
 
-def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str], executor, work_dir: Path) -> tuple[np.ndarray, dict[int, float]]:
+def cluster(cfg: DedupConfig, items: Items, parts: list[str], executor) -> tuple[np.ndarray, dict[int, float]]:
     """(root per item: the smallest item of its cluster, similarity per root: the lowest verified
-    similarity of the cluster's pairs, 1.0 for exact copies, NaN when not verified)."""
+    similarity of the cluster's pairs, 1.0 for exact copies, NaN when not verified). ``parts``: the
+    map files the items came from, in order."""
     n = len(items.doc)
     if cfg.method == "exact":
         order = np.argsort(items.keys, kind="stable")
@@ -292,7 +281,7 @@ def cluster(cfg: DedupConfig, items: Items, shard_paths: list[str], executor, wo
         same = np.flatnonzero(k[1:] == k[:-1])
         left, right, sims = order[same], order[same + 1], np.ones(len(same))
     else:
-        left, right, sims = near_duplicate_edges(cfg, items, shard_paths, executor, work_dir)
+        left, right, sims = near_duplicate_edges(cfg, items, parts, executor)
     roots = kernel.components(n, left, right)
     edge_root = roots[left]
     low = np.ones(n)
@@ -443,13 +432,15 @@ class DedupStage(Stage):
         src = ctx.source
         shard_paths = [str(p) for p in src.shard_paths]
         maps = [str(ctx.state_dir / f"map-{i:05d}.npz") for i in range(len(shard_paths))]
-        todo = [(cfg, s, m) for s, m in zip(shard_paths, maps) if not Path(m).exists()]
+        todo = [(cfg, s, m) for s, m in zip(shard_paths, maps) if not map_done(cfg, m)]
         ctx.executor.map(map_shard, todo)
 
         ref_parts, ref_shards = self._reference(ctx)
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
-        roots, sims = cluster(cfg, items, all_shards, ctx.executor, ctx.state_dir)
+        roots, sims = cluster(cfg, items, ref_parts + maps, ctx.executor)
+        for part in ref_parts + maps:  # the shingle hashes served verification only
+            shingle_file(part).unlink(missing_ok=True)
 
         id_cols = [load_ids(m, p) for m, p in zip(ref_parts + maps, all_shards)]
         quality = None
@@ -496,7 +487,7 @@ class DedupStage(Stage):
         parts = []
         for i, shard in enumerate(kept.shard_paths):
             part = ctx.state_dir / f"ref-{i:05d}.npz"
-            if not part.exists():
+            if not map_done(self.config, part):
                 map_shard((self.config, str(shard), str(part)))
             parts.append(str(part))
         return parts, [str(p) for p in kept.shard_paths]

@@ -134,9 +134,10 @@ def shingle_hashes(texts: list, n: int, hash_name: str) -> tuple[np.ndarray, np.
 
 
 def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, seed: int,
-               perms: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
+               perms: tuple[np.ndarray, np.ndarray], with_hashes: bool = False):
     """(docs, num_perm) MinHash signatures straight from texts (hashing and MinHash fused per
-    text), or None without the kernel. Same values as minhash.signatures' numpy path."""
+    text), or None without the kernel. Same values as minhash.signatures' numpy path. With
+    ``with_hashes``: (signatures, verification_hashes(shingle hashes), counts)."""
     if not available():
         return None
     _ready()
@@ -150,8 +151,17 @@ def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, 
         probes = np.zeros(0, np.int64)
     raw = _K.signatures(nfkc(texts), n, KINDS[hash_name], 1 if scheme == "one-permutation" else 0,
                         np.ascontiguousarray(a, np.uint32), np.ascontiguousarray(b, np.uint32), seed % (1 << 64),
-                        np.ascontiguousarray(probes, np.int64))
-    return np.frombuffer(raw, np.uint32).reshape(len(texts), num_perm).copy()
+                        np.ascontiguousarray(probes, np.int64), with_hashes)
+    if not with_hashes:
+        return np.frombuffer(raw, np.uint32).reshape(len(texts), num_perm).copy()
+    sigs, h, counts = raw
+    return (np.frombuffer(sigs, np.uint32).reshape(len(texts), num_perm).copy(), np.frombuffer(h, np.uint32),
+            np.frombuffer(counts, np.int64))
+
+
+def verification_hashes(h: np.ndarray) -> np.ndarray:
+    """What exact verification compares: 32 bits of each shingle hash (the high half of 64-bit ones)."""
+    return (h >> np.uint64(32)).astype(np.uint32) if h.dtype == np.uint64 else h.astype(np.uint32)
 
 
 def band_pairs(keys: np.ndarray, usable: np.ndarray, small_group: int, threads: int = 1) -> np.ndarray:
@@ -193,21 +203,26 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.array([uf.find(i) for i in range(n)], dtype=np.int64)
 
 
-def pair_jaccard(parts: list[np.ndarray], counts: np.ndarray, pairs) -> list[float]:
-    """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair. Item k has
-    counts[k] hashes; the items' hashes lie one after another across ``parts`` (never split)."""
-    counts = np.ascontiguousarray(counts, np.int64)
+def pair_jaccard(parts: list[np.ndarray], part_of: np.ndarray, start_of: np.ndarray, count_of: np.ndarray,
+                 pairs) -> list[float]:
+    """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair. Item k's
+    hashes are ``parts[part_of[k]][start_of[k]:start_of[k] + count_of[k]]``; the parts (often
+    memory-mapped) are all uint64 or all uint32 and are read in place."""
+    part_of = np.ascontiguousarray(part_of, np.int32)
+    start_of = np.ascontiguousarray(start_of, np.int64)
+    count_of = np.ascontiguousarray(count_of, np.int64)
     p = np.ascontiguousarray(np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
     if available():
-        raw = _K.pair_jaccard([np.ascontiguousarray(h, np.uint64) for h in parts], counts, p)
+        dtype = np.uint32 if parts and all(h.dtype == np.uint32 for h in parts) else np.uint64
+        raw = _K.pair_jaccard([np.ascontiguousarray(h, dtype) for h in parts], part_of, start_of, count_of, p,
+                              np.dtype(dtype).itemsize)
         return np.frombuffer(raw, np.float64).tolist()
-    h64 = np.concatenate([np.empty(0, np.uint64), *parts])
-    offsets = np.concatenate([[0], np.cumsum(counts)])
     sets: dict[int, np.ndarray] = {}
 
     def get(i: int) -> np.ndarray:
         if i not in sets:
-            sets[i] = np.unique(h64[offsets[i]:offsets[i + 1]])
+            a = int(start_of[i])
+            sets[i] = np.unique(np.asarray(parts[part_of[i]][a:a + int(count_of[i])], np.uint64))
         return sets[i]
 
     out = []

@@ -56,8 +56,11 @@ def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
 
 
 def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str = "sha1",
-               perms: tuple[np.ndarray, np.ndarray] | None = None, scheme: str = "permutations") -> np.ndarray:
+               perms: tuple[np.ndarray, np.ndarray] | None = None, scheme: str = "permutations",
+               with_hashes: bool = False):
     """(len(texts), num_perm) uint32 signatures. A text with no shingles gets all-EMPTY values.
+    ``with_hashes``: (signatures, the texts' shingle hashes for exact verification (uint32, one text
+    after another, see kernel.verification_hashes), shingles per text).
 
     ``hash_name`` sha1/xxh32 hash each shingle's UTF-8 bytes; ``vector`` is a 64-bit hash of the
     units' code points (see .vector). ``scheme`` permutations = datasketch's num_perm affine
@@ -67,24 +70,27 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
 
     if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
         perms = perms if perms is not None else permutations(num_perm, seed)
-        return np.concatenate([signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme)
-                               for i in range(0, len(texts), SIGNATURE_BATCH)])
+        parts = [signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme, with_hashes)
+                 for i in range(0, len(texts), SIGNATURE_BATCH)]
+        if not with_hashes:
+            return np.concatenate(parts)
+        return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     from . import kernel as K
 
     perms = perms if perms is not None else permutations(num_perm, seed)
-    sig = K.signatures(texts, ngram, hash_name, scheme, num_perm, seed, perms)
+    sig = K.signatures(texts, ngram, hash_name, scheme, num_perm, seed, perms, with_hashes)
     if sig is not None:
         return sig
     h, counts = K.shingle_hashes(texts, ngram, hash_name)  # the Python path, without the kernel
     if scheme == "one-permutation":
-        return V.one_permutation(h.astype(np.uint64), counts, num_perm, seed)
-    a, b = perms
-    if h.dtype == np.uint64:
-        h = (h >> np.uint64(32)).astype(np.uint32)
-    out = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
-    if len(h) == 0:
-        return out
-    return minima(fmix32(h), counts, a, b, out)
+        sig = V.one_permutation(h.astype(np.uint64), counts, num_perm, seed)
+    else:
+        a, b = perms
+        h32 = (h >> np.uint64(32)).astype(np.uint32) if h.dtype == np.uint64 else h
+        sig = np.full((len(texts), num_perm), EMPTY, dtype=np.uint32)
+        if len(h32):
+            sig = minima(fmix32(h32), counts, a, b, sig)
+    return (sig, K.verification_hashes(h), counts) if with_hashes else sig
 
 
 def minima(hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
