@@ -298,7 +298,7 @@ def test_shingle_files_are_removed_and_remade_when_missing(tmp_path):
     kept, rejected, _ = run_dedup(tmp_path, records, method="minhash")
     state = tmp_path / "out" / "_state"
     assert len(kept) == 4 and len(rejected) == 8 and list(state.glob("map-*.npz"))
-    assert not list(state.glob("*.shingles.npy")), "shingle files are removed after verification"
+    assert not list(state.glob("*.shingles.*")), "shingle files are removed after verification"
     (tmp_path / "out" / "manifest.json").unlink()
     (tmp_path / "out" / "_state.pkl").unlink()
     with LocalExecutor(1) as ex:

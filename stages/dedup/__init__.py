@@ -11,6 +11,7 @@ then drops or edits the shard's rows from its decision file.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
@@ -117,12 +118,20 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
                                       for t in item_texts), np.uint64, len(item_texts))
     elif cfg.method == "minhash":
         bands, rows = cfg.lsh()
-        if keeps_shingles(cfg):
-            sigs, hashes, arrays["nshingles"] = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash,
-                                                              scheme=cfg.scheme, with_hashes=True)
+        if keeps_shingles(cfg):  # raw uint32, written batch by batch as the kernel returns them
             tmp = shingle_file(out).with_name("partial-" + shingle_file(out).name)
-            np.save(tmp, hashes)
+            parts, counts = [], []
+            perms = mh.permutations(cfg.num_perm, cfg.seed)
+            with open(tmp, "wb") as f:
+                for i in range(0, len(item_texts), mh.SIGNATURE_BATCH):
+                    s, h, c = mh.signatures(item_texts[i:i + mh.SIGNATURE_BATCH], cfg.num_perm, cfg.seed, cfg.ngram,
+                                            cfg.hash, perms, cfg.scheme, with_hashes=True)
+                    f.write(h)
+                    parts.append(s)
+                    counts.append(c)
             tmp.replace(shingle_file(out))
+            sigs = np.concatenate(parts) if parts else np.empty((0, cfg.num_perm), np.uint32)
+            arrays["nshingles"] = np.concatenate(counts) if counts else np.empty(0, np.int64)
         else:
             sigs = mh.signatures(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash, scheme=cfg.scheme)
         arrays["keys"] = mh.band_keys(sigs, bands, rows)
@@ -144,8 +153,9 @@ def keeps_shingles(cfg: DedupConfig) -> bool:
 
 
 def shingle_file(map_file: str | Path) -> Path:
+    """A map file's shingle hashes: raw uint32, item after item (counts in the map file's nshingles)."""
     p = Path(map_file)
-    return p.with_name(p.stem + ".shingles.npy")
+    return p.with_name(p.stem + ".shingles.u32")
 
 
 def map_done(cfg: DedupConfig, map_file: str | Path) -> bool:
@@ -257,10 +267,9 @@ def verify_exact(items: Items, files: list[str], left: np.ndarray, right: np.nda
 
 
 def _load_hashes(path: str) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r")
-    except ValueError:  # an empty array cannot be memory-mapped
-        return np.load(path)
+    if os.path.getsize(path) == 0:  # an empty file cannot be memory-mapped
+        return np.empty(0, np.uint32)
+    return np.memmap(path, np.uint32, mode="r")
 
 
 def jaccard_of_pairs(args: tuple) -> np.ndarray:
