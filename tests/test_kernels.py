@@ -110,6 +110,20 @@ def test_signatures_match_the_python_path(texts, seed, num_perm, hash_name, sche
 
 
 @needs_kernel
+@settings(max_examples=40, deadline=None)
+@given(texts_strategy, st.sampled_from(["sha1", "xxh32", "vector"]), st.sampled_from(["permutations", "one-permutation"]))
+def test_signatures_keep_the_shingle_hashes_verification_uses(texts, hash_name, scheme):
+    """with_hashes: the same signatures, plus 32 bits of every shingle hash and the count per text."""
+    sig, h, counts = signatures(texts, 16, 1, 5, hash_name, scheme=scheme, with_hashes=True)
+    shingles, n = K.shingle_hashes(texts, 5, hash_name)
+    assert np.array_equal(sig, signatures(texts, 16, 1, 5, hash_name, scheme=scheme))
+    assert h.dtype == np.uint32 and np.array_equal(h, K.verification_hashes(shingles)) and np.array_equal(counts, n)
+    with python_path():
+        want = signatures(texts, 16, 1, 5, hash_name, scheme=scheme, with_hashes=True)
+    assert all(np.array_equal(x, y) for x, y in zip((sig, h, counts), want))
+
+
+@needs_kernel
 @pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
 def test_pair_jaccard_matches_the_python_path(dtype):
     rng = np.random.default_rng(3)
