@@ -1,9 +1,17 @@
 import json
+import os
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (the suite is deterministic); set
+# HYPOTHESIS_PROFILE=explore to draw fresh random examples instead.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -119,8 +119,10 @@ def test_signatures_keep_the_shingle_hashes_verification_uses(texts, hash_name, 
     assert np.array_equal(sig, signatures(texts, 16, 1, 5, hash_name, scheme=scheme))
     assert h.dtype == np.uint32 and np.array_equal(h, K.verification_hashes(shingles)) and np.array_equal(counts, n)
     with python_path():
-        want = signatures(texts, 16, 1, 5, hash_name, scheme=scheme, with_hashes=True)
-    assert all(np.array_equal(x, y) for x, y in zip((sig, h, counts), want))
+        want_sig, want_h, want_counts = signatures(texts, 16, 1, 5, hash_name, scheme=scheme, with_hashes=True)
+    assert np.array_equal(sig, want_sig) and len(h) == counts.sum() and len(want_h) == want_counts.sum()
+    per_text = lambda h, c: [set(x.tolist()) for x in np.split(h, np.cumsum(c)[:-1])]  # noqa: E731
+    assert per_text(h, counts) == per_text(want_h, want_counts)  # the Python path drops repeated shingles
 
 
 @needs_kernel
