@@ -253,6 +253,12 @@ def test_against_a_reference_corpus(tmp_path):
     assert [(r["id"], r["dup_of"]) for r in rejected] == [("new-1", "old-1")]
     with pytest.raises(Exception, match="same settings"):
         run_dedup(tmp_path / "bad", new, method="minhash", num_perm=64, against=str(tmp_path / "ref" / "out"))
+    # the reference's index was kept in its folder; a second run reuses it instead of keying it again
+    index = list((tmp_path / "ref" / "out" / "_index").glob("*/*"))
+    assert sorted(p.name for p in index) == ["ref-00000.npz", "ref-00000.shingles.u32"]
+    stamps = {p: p.stat().st_mtime_ns for p in index}
+    again, _, _ = run_dedup(tmp_path / "new2", new, method="minhash", against=str(tmp_path / "ref" / "out"))
+    assert again == kept and {p: p.stat().st_mtime_ns for p in index} == stamps
 
 
 def test_cut_spans_and_config_errors():
@@ -357,3 +363,21 @@ def test_character_counts_are_those_of_the_texts(tmp_path, options):
     kept, rejected, manifest = run_dedup(tmp_path, records, **options)
     assert rejected and manifest["chars_in"] == sum(len(r["text"]) for r in records)
     assert manifest["chars_out"] == sum(len(r["text"]) for r in kept)
+
+
+def test_a_read_only_reference_keeps_its_index_with_the_new_run(tmp_path, monkeypatch):
+    old = [{"id": "old-1", "text": "An evaluation question about rivers and their deltas, with many details. " * 4}]
+    new = [{"id": "new-1", "text": old[0]["text"]}]
+    run_dedup(tmp_path / "ref", old, method="minhash")
+    mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if "_index" in self.parts:
+            raise PermissionError(f"read-only: {self}")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    kept, rejected, _ = run_dedup(tmp_path / "new", new, method="minhash", against=str(tmp_path / "ref" / "out"))
+    assert kept == [] and [(r["id"], r["dup_of"]) for r in rejected] == [("new-1", "old-1")]
+    assert not (tmp_path / "ref" / "out" / "_index").exists()
+    assert list((tmp_path / "new" / "out" / "_state" / "reference-index").glob("ref-00000.*"))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep.config import ConfigError, option
+from dataprep.config import ConfigError, config_hash, option
 from dataprep.corpus import (Corpus, atomic_write_bytes, atomic_write_json, read_parquet, split_by_reason,
                              write_table)
 from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, text_chars
@@ -144,6 +144,9 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
     np.savez(tmp, **arrays)
     tmp.replace(out)
     return len(item_texts)
+
+
+INDEX_FORMAT = 1  # layout of map files; a reference index made with another is made again
 
 
 def keeps_shingles(cfg: DedupConfig) -> bool:
@@ -448,7 +451,7 @@ class DedupStage(Stage):
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
         all_shards = ref_shards + shard_paths
         roots, sims = cluster(cfg, items, ref_parts + maps, ctx.executor)
-        for part in ref_parts + maps:  # the shingle hashes served verification only
+        for part in maps:  # the shingle hashes served verification only (the reference keeps its own)
             shingle_file(part).unlink(missing_ok=True)
 
         id_cols = [load_ids(m, p) for m, p in zip(ref_parts + maps, all_shards)]
@@ -491,14 +494,21 @@ class DedupStage(Stage):
         if manifest.get("stage") != "dedup" or diff:
             raise StageError(f"dedup.against: {ref} was not made by dedup with the same settings (differs in: "
                              f"{', '.join(diff) or 'stage'})")
-        # The reference's index covers its input; its kept documents are its output shards.
+        # The reference's kept documents are its output shards. Their keys (and, for exact
+        # verification, shingle hashes) are computed once and kept in the reference folder, under a
+        # key naming the reference's fingerprint and every setting that shapes them.
         kept = Corpus(ref, manifest)
-        parts = []
-        for i, shard in enumerate(kept.shard_paths):
-            part = ctx.state_dir / f"ref-{i:05d}.npz"
-            if not map_done(self.config, part):
-                map_shard((self.config, str(shard), str(part)))
-            parts.append(str(part))
+        key = config_hash({"index": INDEX_FORMAT, "reference": manifest.get("fingerprint"), "config": mine,
+                           "exempt": self.config.exempt})
+        index = ref / "_index" / key
+        try:
+            index.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only reference: keep the index with this run's state
+            index = ctx.state_dir / "reference-index"
+            index.mkdir(parents=True, exist_ok=True)
+        parts = [str(index / f"ref-{i:05d}.npz") for i in range(len(kept.shard_paths))]
+        todo = [(self.config, str(s), p) for s, p in zip(kept.shard_paths, parts) if not map_done(self.config, p)]
+        ctx.executor.map(map_shard, todo)
         return parts, [str(p) for p in kept.shard_paths]
 
     def run_task(self, task: Task, state: dict, out: TaskOutput) -> None:
