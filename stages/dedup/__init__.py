@@ -121,11 +121,9 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
         if keeps_shingles(cfg):  # raw uint32, written batch by batch as the kernel returns them
             tmp = shingle_file(out).with_name("partial-" + shingle_file(out).name)
             parts, counts = [], []
-            perms = mh.permutations(cfg.num_perm, cfg.seed)
             with open(tmp, "wb") as f:
-                for i in range(0, len(item_texts), mh.SIGNATURE_BATCH):
-                    s, h, c = mh.signatures(item_texts[i:i + mh.SIGNATURE_BATCH], cfg.num_perm, cfg.seed, cfg.ngram,
-                                            cfg.hash, perms, cfg.scheme, with_hashes=True)
+                for s, h, c in mh.signature_batches(item_texts, cfg.num_perm, cfg.seed, cfg.ngram, cfg.hash, cfg.scheme,
+                                                    with_hashes=True):
                     f.write(h)
                     parts.append(s)
                     counts.append(c)

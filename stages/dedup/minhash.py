@@ -69,9 +69,7 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
     from . import vector as V
 
     if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
-        perms = perms if perms is not None else permutations(num_perm, seed)
-        parts = [signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme, with_hashes)
-                 for i in range(0, len(texts), SIGNATURE_BATCH)]
+        parts = list(signature_batches(texts, num_perm, seed, ngram, hash_name, scheme, with_hashes))
         if not with_hashes:
             return np.concatenate(parts)
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -91,6 +89,15 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
         if len(h32):
             sig = minima(fmix32(h32), counts, a, b, sig)
     return (sig, K.verification_hashes(h), counts) if with_hashes else sig
+
+
+def signature_batches(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str, scheme: str,
+                      with_hashes: bool = False):
+    """``signatures`` of SIGNATURE_BATCH texts at a time, batch after batch (a caller can write each
+    batch's shingle hashes away before the next is made)."""
+    perms = permutations(num_perm, seed)
+    for i in range(0, len(texts), SIGNATURE_BATCH):
+        yield signatures(texts[i:i + SIGNATURE_BATCH], num_perm, seed, ngram, hash_name, perms, scheme, with_hashes)
 
 
 def minima(hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
