@@ -1081,21 +1081,17 @@ done:
     return result;
 }
 
-static PyObject *py_sha1_32(PyObject *self, PyObject *args) {
+static PyObject *hash_of_bytes(PyObject *args, uint32_t (*fn)(const uint8_t *, size_t)) {
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
-    uint32_t v = sha1_32(b.buf, (size_t)b.len);
+    uint32_t v = fn(b.buf, (size_t)b.len);
     PyBuffer_Release(&b);
     return PyLong_FromUnsignedLong(v);
 }
 
-static PyObject *py_xxh32(PyObject *self, PyObject *args) {
-    Py_buffer b;
-    if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
-    uint32_t v = xxh32(b.buf, (size_t)b.len);
-    PyBuffer_Release(&b);
-    return PyLong_FromUnsignedLong(v);
-}
+static PyObject *py_sha1_32(PyObject *self, PyObject *args) { return hash_of_bytes(args, sha1_32); }
+
+static PyObject *py_xxh32(PyObject *self, PyObject *args) { return hash_of_bytes(args, xxh32); }
 
 static PyObject *py_use_sha_extensions(PyObject *self, PyObject *args) {
     int on;
