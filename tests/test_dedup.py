@@ -16,9 +16,9 @@ from dataprep.config import ConfigError, parse
 from dataprep.corpus import Corpus
 from dataprep.executor import LocalExecutor
 from dataprep.runner import parse_pipeline, run_pipeline, run_stage
-from stages.dedup import DedupConfig, DedupStage, cut_spans
-from stages.dedup.minhash import lsh_params, signatures
-from stages.dedup.simhash import candidate_pairs, fingerprint
+from dataprep.stages.dedup import DedupConfig, DedupStage, cut_spans
+from dataprep.stages.dedup.minhash import lsh_params, signatures
+from dataprep.stages.dedup.simhash import candidate_pairs, fingerprint
 
 TRUTH = json.loads((ROOT / "sample_data" / "truth.json").read_text(encoding="utf-8"))
 
@@ -123,7 +123,7 @@ UNIT_ALPHABET = list("abcde 的一是不了 。，ー！Ab12 \n\tÉé‐ａｂ�
 def test_vector_shingle_hashes_are_the_shingles(texts, n):
     """One hash per n-gram that text.shingles makes (repeats included), equal strings <-> equal hashes,
     and a text hashes the same alone as inside any batch."""
-    from stages.dedup.vector import shingle_hashes
+    from dataprep.stages.dedup.vector import shingle_hashes
 
     h, counts = shingle_hashes(texts, n)
     assert counts.sum() == len(h)
@@ -192,7 +192,7 @@ def test_simhash_finds_pairs_within_k_bits():
 
 
 def run_dedup(tmp_path: Path, records: list[dict], **options) -> tuple[list, list, dict]:
-    from stages.ingest import IngestConfig, IngestStage
+    from dataprep.stages.ingest import IngestConfig, IngestStage
 
     write_jsonl(tmp_path / "in.jsonl", records)
     with LocalExecutor(1) as ex:
@@ -272,7 +272,7 @@ def test_cut_spans_and_config_errors():
 @pytest.mark.parametrize("hash_name", ["sha1", "vector"])
 def test_exact_verification_is_the_shingle_jaccard(tmp_path, hash_name):
     """The map keeps each item's shingle hashes; verification measures pairs (across shards) from them."""
-    from stages.dedup import load_items, map_shard, shingle_file, verify_exact
+    from dataprep.stages.dedup import load_items, map_shard, shingle_file, verify_exact
 
     rng = np.random.default_rng(6)
     words = ["w%d" % i for i in range(40)] + ["数", "据", "去", "重"]
@@ -314,7 +314,7 @@ def test_shingle_files_are_removed_and_remade_when_missing(tmp_path):
 
 
 def test_group_pairs_match_the_pairwise_definition():
-    from stages.dedup.cluster import SMALL_GROUP, group_pairs
+    from dataprep.stages.dedup.cluster import SMALL_GROUP, group_pairs
 
     rng = np.random.default_rng(5)
     keys = rng.integers(0, 400, 3000).astype(np.uint64)
@@ -336,7 +336,7 @@ def test_group_pairs_match_the_pairwise_definition():
 @given(ids=st.lists(st.text(max_size=12), max_size=30), cut=st.integers(0, 5))
 def test_map_files_carry_the_shard_ids(tmp_path_factory, ids, cut):
     """The map phase stores each shard's ids (the reduce reads them from there, not from the shard)."""
-    from stages.dedup import _pack_ids, load_ids
+    from dataprep.stages.dedup import _pack_ids, load_ids
 
     arr = pa.chunked_array([pa.array(ids, pa.string())]).slice(min(cut, len(ids)))  # offset != 0
     path = tmp_path_factory.mktemp("ids") / "map.npz"
@@ -345,7 +345,7 @@ def test_map_files_carry_the_shard_ids(tmp_path_factory, ids, cut):
 
 
 def test_map_files_without_ids_fall_back_to_the_shard(tmp_path):
-    from stages.dedup import load_ids
+    from dataprep.stages.dedup import load_ids
 
     shard = tmp_path / "s.parquet"
     pq.write_table(pa.table({"id": ["a", "b"], "text": ["x", "y"]}), shard)

@@ -12,7 +12,7 @@ from conftest import read_corpus, write_jsonl
 from dataprep.config import parse
 from dataprep.executor import LocalExecutor
 from dataprep.runner import run_stage
-from stages.ingest import IngestConfig, IngestStage
+from dataprep.stages.ingest import IngestConfig, IngestStage
 
 RECORDS = [
     {"id": "doc-1", "text": "Hello world.\nSecond line with émoji 🎉.", "url": "https://a.example/1",

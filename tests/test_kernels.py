@@ -16,9 +16,9 @@ from conftest import write_jsonl
 from dataprep import text as T
 from dataprep.executor import LocalExecutor
 from dataprep.runner import run_stage
-from stages.dedup import DedupConfig, DedupStage
-from stages.dedup import kernel as K
-from stages.dedup.minhash import signatures
+from dataprep.stages.dedup import DedupConfig, DedupStage
+from dataprep.stages.dedup import kernel as K
+from dataprep.stages.dedup.minhash import signatures
 
 needs_kernel = pytest.mark.skipif(K._K is None, reason="dataprep._kernels is not built")
 
@@ -157,7 +157,7 @@ def test_stage_output_is_the_same_with_and_without_the_kernel(tmp_path):
     docs = [{"id": f"d{i:03d}", "text": t} for i, t in enumerate(base)]
     docs += [{"id": f"n{i:03d}", "text": t.replace("alpha", "ALPHA!", 1) + " 去重"} for i, t in enumerate(base[:15])]
     write_jsonl(tmp_path / "in.jsonl", docs)
-    from stages.ingest import IngestConfig, IngestStage
+    from dataprep.stages.ingest import IngestConfig, IngestStage
 
     with LocalExecutor(1) as ex:
         run_stage(IngestStage(IngestConfig(paths=[str(tmp_path / "in.jsonl")])), None, tmp_path / "ing", ex, quiet=True)

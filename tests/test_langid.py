@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import read_corpus, read_rejected
 from dataprep.config import ConfigError, parse
 from dataprep.stage import StageError
-from stages.langid import (LangidConfig, LangidStage, chinese_script, correct_cjk, load_model, parse_label,
+from dataprep.stages.langid import (LangidConfig, LangidStage, chinese_script, correct_cjk, load_model, parse_label,
                            prepare_text)
 
 pytest.importorskip("fasttext")
@@ -104,7 +104,7 @@ def test_very_long_document_uses_a_capped_prefix():
 
 
 def test_missing_and_corrupt_model_are_clear_errors(tmp_path):
-    with pytest.raises(StageError, match=r"nope\.bin: language model file not found; install the bundled model"):
+    with pytest.raises(StageError, match=r"nope\.bin: language model file not found; reinstall dataprep"):
         load_model(tmp_path / "nope.bin")
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"not a model at all")
@@ -158,7 +158,7 @@ def test_stage_on_sample_data(tmp_path):
     from dataprep.executor import LocalExecutor
     from dataprep.runner import run_stage
     from conftest import ROOT
-    from stages.ingest import IngestConfig, IngestStage
+    from dataprep.stages.ingest import IngestConfig, IngestStage
 
     truth = json.loads((ROOT / "sample_data" / "truth.json").read_text())["docs"]
     with LocalExecutor(2) as ex:

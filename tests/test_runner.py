@@ -168,7 +168,7 @@ def test_workers_start_with_the_engine_and_stages_loaded():
     from dataprep.executor import LocalExecutor
 
     with LocalExecutor(2) as ex:  # this test module imports neither stages.dedup nor stages.tokenize
-        assert ex.map(_loaded_in_worker, ["dataprep.runner", "stages.dedup", "stages.tokenize", "no.such"]) \
+        assert ex.map(_loaded_in_worker, ["dataprep.runner", "dataprep.stages.dedup", "dataprep.stages.tokenize", "no.such"]) \
             == [True, True, True, False]
 
 

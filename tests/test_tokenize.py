@@ -16,10 +16,10 @@ from dataprep.corpus import Corpus
 from dataprep.executor import LocalExecutor
 from dataprep.runner import run_stage
 from dataprep.stage import StageError
-from stages.ingest import IngestConfig, IngestStage
-from stages.tokenize import TokenizeConfig, TokenizeStage
-from stages.tokenize import loader as L
-from stages.tokenize.formats import read_megatron
+from dataprep.stages.ingest import IngestConfig, IngestStage
+from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
+from dataprep.stages.tokenize import loader as L
+from dataprep.stages.tokenize.formats import read_megatron
 
 TEXTS = {
     "zh": "数据清洗是大模型预训练中最重要的环节之一。我们在2023年处理了12345篇文档，去重后保留约70%。",

@@ -110,7 +110,7 @@ def nfkc(texts: list) -> list:
 def shingle_hashes(texts: list, n: int, hash_name: str) -> tuple[np.ndarray, np.ndarray]:
     """(hashes, counts): the hash of every shingle of every text (with repeats, in order), and how
     many belong to each text. sha1/xxh32 hash the shingle's UTF-8 bytes (uint32); vector is the
-    64-bit hash of stages.dedup.vector. Same shingles as dataprep.text.shingles(text, n)."""
+    64-bit hash of dataprep.stages.dedup.vector. Same shingles as dataprep.text.shingles(text, n)."""
     if available():
         _ready()
         h, counts = _K.shingle_hashes(nfkc(texts), n, KINDS[hash_name])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dataprep.config import option
 from dataprep.registry import register
 from dataprep.stage import Stage
-from stages.clean import CleanConfig, CleanStage
+from dataprep.stages.clean import CleanConfig, CleanStage
 
 
 @dataclass
