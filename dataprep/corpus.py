@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 MANIFEST = "manifest.json"
 REJECTED = "_rejected"
 EDITS = "_edits"
-FORMAT = "dataprep-corpus/1"
+# /2: shards carry Parquet page checksums and manifests a digest of each shard's tail
+FORMAT = "dataprep-corpus/2"
+DIGEST_TAIL = 1 << 16  # bytes at the end of a shard (its Parquet footer and last pages) that the digest covers
 
 # Rejected rows always carry these, on top of whatever columns the document had.
 REJECT_COLUMNS = {"reason": pa.string(), "stage": pa.string()}
@@ -29,18 +31,39 @@ class CorpusError(RuntimeError):
     """A corpus folder that cannot be read."""
 
 
+class OutputError(CorpusError):
+    """An output that cannot be written (read-only folder, disk full, missing parent, ...)."""
+
+
+def _write_error(path: Path, e: OSError, what: str = "write") -> OutputError:
+    return OutputError(f"cannot {what} {e.filename or path}: {e.strerror or e}")
+
+
+def ensure_dir(path: Path) -> Path:
+    """``mkdir -p`` with a one-line error naming the folder."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _write_error(path, e, "create folder") from None
+    return path
+
+
 def tmp_path(path: Path) -> Path:
     return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = tmp_path(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, e) from None
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -53,22 +76,80 @@ def read_parquet(path: str | Path, columns: list[str] | None = None, threads: bo
     ``ParquetFile.read`` rather than ``pq.read_table``: the latter goes through ``pyarrow.dataset``,
     whose first use imports pandas (about 0.2 s in every worker process).
     """
-    with pq.ParquetFile(path) as f:
-        return f.read(columns=columns, use_threads=threads)
+    try:
+        with pq.ParquetFile(path, page_checksum_verification=True) as f:
+            return f.read(columns=columns, use_threads=threads)
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: shard missing") from None
+    except (pa.ArrowException, OSError) as e:
+        raise CorpusError(f"{path}: unreadable Parquet shard ({str(e).splitlines()[0]})") from None
 
 
 def write_table(table: pa.Table, path: Path) -> int:
-    """Write one Parquet shard atomically; deterministic bytes for the same table. Returns bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write one Parquet shard atomically; deterministic bytes for the same table. Returns bytes.
+
+    Pages carry CRC-32 checksums, which ``read_parquet`` verifies, so a damaged page is an error
+    naming the file rather than wrong rows."""
+    ensure_dir(path.parent)
     tmp = tmp_path(path)
-    # no dictionary for the text column: its values are (nearly) all distinct, and the writer would
-    # build a dictionary page for every row group before falling back to plain encoding
-    pq.write_table(table, tmp, compression="zstd", row_group_size=32768, write_statistics=False,
-                   use_dictionary=[c for c in table.column_names if c != "text"])
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path.stat().st_size
+    try:
+        # no dictionary for the text column: its values are (nearly) all distinct, and the writer would
+        # build a dictionary page for every row group before falling back to plain encoding
+        pq.write_table(table, tmp, compression="zstd", row_group_size=32768, write_statistics=False,
+                       use_dictionary=[c for c in table.column_names if c != "text"], write_page_checksum=True)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path.stat().st_size
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, e) from None
+
+
+def shard_digest(path: Path) -> str:
+    """A cheap content check of a written file: xxh3-64 of its size and its last 64 KiB, which
+    hold a Parquet file's footer (row counts, page offsets and sizes). Truncated, swapped or
+    rewritten shards change it; damage inside earlier pages is caught by the page checksums."""
+    import xxhash
+
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - DIGEST_TAIL))
+        tail = f.read()
+    return xxhash.xxh3_64(size.to_bytes(8, "little") + tail).hexdigest()
+
+
+def check_file(folder: Path, record: dict) -> str | None:
+    """What is wrong with a file a manifest or task marker lists (None: it is as recorded)."""
+    path = folder / record["file"]
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return f"{path}: missing (listed in the manifest)"
+    except OSError as e:
+        return f"{path}: cannot read ({e.strerror})"
+    if "bytes" in record and size != record["bytes"]:
+        return f"{path}: {size:,} bytes on disk, {record['bytes']:,} when written (truncated or replaced)"
+    if "digest" in record:
+        if shard_digest(path) != record["digest"]:
+            return f"{path}: content differs from when it was written (replaced or corrupted)"
+    elif "rows" in record and path.suffix == ".parquet":
+        try:
+            rows = pq.read_metadata(path).num_rows
+        except (pa.ArrowException, OSError) as e:
+            return f"{path}: not a readable Parquet file ({str(e).splitlines()[0]})"
+        if rows != record["rows"]:
+            return f"{path}: {rows:,} rows on disk, {record['rows']:,} when written (replaced)"
+    return None
+
+
+def verify_files(folder: Path, manifest: dict) -> None:
+    """Check every shard and file a manifest lists (size, digest, rows) before it is trusted."""
+    for key in ("shards", "rejected_shards", "files"):
+        for record in manifest.get(key, []):
+            problem = check_file(folder, record)
+            if problem:
+                raise CorpusError(f"{problem}; remove {folder} and rerun to recompute it")
 
 
 def clear_temporaries(folder: Path) -> None:
@@ -88,6 +169,12 @@ class Corpus:
 
     path: Path
     manifest: dict
+    verified: bool = False  # its files were checked against the manifest (or just written)
+
+    def verify(self) -> None:
+        if not self.verified:
+            verify_files(self.path, self.manifest)
+            self.verified = True
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Corpus":

@@ -21,8 +21,10 @@ from typing import Any, Literal
 
 from dataprep import __version__
 from dataprep.config import ConfigError, config_hash, option, parse, to_dict
-from dataprep.corpus import FORMAT, MANIFEST, Corpus, atomic_write_bytes, atomic_write_json, clear_temporaries
+from dataprep.corpus import (FORMAT, MANIFEST, Corpus, atomic_write_bytes, atomic_write_json, check_file,
+                             clear_temporaries, ensure_dir)
 from dataprep.executor import Executor, make_executor
+from dataprep.lock import LOCK_FILE, folder_lock
 from dataprep.registry import get_stage, load_plugins
 from dataprep.stage import AccountingError, Stage, StageContext, Task, TaskOutput
 
@@ -71,22 +73,59 @@ def stage_fingerprint(stage: Stage, input_fingerprint: str) -> str:
     })
 
 
-def _prepare_out_dir(out_dir: Path, fingerprint: str) -> None:
-    """Make ``out_dir`` ours for this fingerprint, wiping output of a different config."""
-    stage_file = out_dir / STAGE_FILE
-    if out_dir.exists() and any(out_dir.iterdir()):
-        try:
-            ours = json.loads(stage_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            ours = None
-        if ours is None and not (out_dir / MANIFEST).exists():
+def _check_foreign(out_dir: Path) -> None:
+    """Refuse to write into a non-empty folder that no stage made (before anything is created there)."""
+    if out_dir.is_file():
+        raise ConfigError(f"{out_dir}: output path is a file, not a folder")
+    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
+        if not (out_dir / STAGE_FILE).exists() and not (out_dir / MANIFEST).exists():
             raise ConfigError(f"{out_dir}: output folder exists and is not a dataprep stage output; refusing to overwrite it")
-        if ours is None or ours.get("fingerprint") != fingerprint:
-            shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _prepare_out_dir(out_dir: Path, fingerprint: str) -> None:
+    """Make ``out_dir`` ours for this fingerprint, wiping output of a different config (the lock
+    file, held by this run, stays)."""
+    stage_file = out_dir / STAGE_FILE
+    try:
+        ours = json.loads(stage_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        ours = None
+    if ours is None or ours.get("fingerprint") != fingerprint:
+        for p in out_dir.iterdir() if out_dir.is_dir() else []:
+            if p.name != LOCK_FILE:
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    ensure_dir(out_dir)
     if not stage_file.exists():
         atomic_write_json(stage_file, {"fingerprint": fingerprint})
     clear_temporaries(out_dir)
+
+
+def _finished_tasks(tasks: list[Task], out_dir: Path) -> set[str]:
+    """Keys of tasks whose marker exists and whose files are as the marker records; a task whose
+    files were damaged or removed since is run again."""
+    done = set()
+    for t in tasks:
+        path = out_dir / TASKS_DIR / f"{t.key}.json"
+        if not path.exists():
+            continue
+        try:
+            marker = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            marker = None
+        if marker is not None and not any(check_file(out_dir, r) for k in ("shards", "rejected_shards", "files")
+                                          for r in marker.get(k, [])):
+            done.add(t.key)
+        else:
+            path.unlink()
+    return done
+
+
+def _warn_if_all_rejected(label: str, manifest: dict) -> None:
+    if manifest.get("rows_in", 0) > 0 and manifest.get("rows_kept", 0) == 0:
+        top = sorted(manifest.get("reasons", {}).items(), key=lambda kv: -kv[1])[:3]
+        reasons = ", ".join(f"{r} {n:,}" for r, n in top) or "no reason recorded"
+        print(f"warning: {label} rejected all {manifest['rows_in']:,} rows ({reasons}); check its options",
+              file=sys.stderr)
 
 
 @dataclass
@@ -100,10 +139,18 @@ class StageRun:
 
 def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor: Executor, *,
               quiet: bool = True, label: str | None = None, index: int | None = None) -> StageRun:
+    """Run one stage into ``out_dir`` (or find it finished), holding the folder's lock."""
     out_dir = Path(out_dir)
+    _check_foreign(out_dir)
+    with folder_lock(out_dir):
+        return _run_stage_locked(stage, source, out_dir, executor, quiet=quiet, label=label or stage.name,
+                                 index=index)
+
+
+def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, executor: Executor, *,
+                      quiet: bool, label: str, index: int | None) -> StageRun:
     input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
     fp = stage_fingerprint(stage, input_fp)
-    label = label or stage.name
 
     manifest_path = out_dir / MANIFEST
     if manifest_path.exists():
@@ -111,18 +158,25 @@ def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor
             old = json.loads(manifest_path.read_text())
         except json.JSONDecodeError:
             old = {}
-        if old.get("fingerprint") == fp and all((out_dir / s["file"]).exists() for s in old.get("shards", [])):
+        if old.get("fingerprint") == fp:
+            Corpus(out_dir, old).verify()  # a finished stage is trusted only if its files are as written
             return StageRun(stage.name, out_dir, old, skipped=True)
+    if source is not None:
+        source.verify()
 
     t0 = time.time()
     _prepare_out_dir(out_dir, fp)
+    manifest_path.unlink(missing_ok=True)
     ctx = StageContext(source=source, out_dir=out_dir, executor=executor, quiet=quiet)
     state_path = out_dir / STATE_FILE
     state_file: str | None = None
     if state_path.exists():  # a resumed run reuses the finished global pass
-        with open(state_path, "rb") as f:
-            saved_fp, state = pickle.load(f)
-        state_file = str(state_path) if saved_fp == fp else None
+        try:
+            with open(state_path, "rb") as f:
+                saved_fp, state = pickle.load(f)
+            state_file = str(state_path) if saved_fp == fp else None
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            state_file = None  # damaged: the global pass runs again
     if state_file is None:
         state = stage.prepare(ctx)
         if state is not None:
@@ -134,7 +188,8 @@ def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor
         raise AccountingError(f"stage {stage.name!r} planned two tasks with the same key")
 
     markers_dir = out_dir / TASKS_DIR
-    pending = [t for t in tasks if not (markers_dir / f"{t.key}.json").exists()]
+    finished = _finished_tasks(tasks, out_dir)
+    pending = [t for t in tasks if t.key not in finished]
     _run_tasks(stage, pending, state_file, out_dir, executor, quiet, label, tasks)
 
     markers = [json.loads((markers_dir / f"{t.key}.json").read_text()) for t in tasks]
@@ -147,6 +202,7 @@ def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor
     stage.finish(ctx, manifest)
     manifest["wall_time_s"] = round(time.time() - t0, 3)
     atomic_write_json(manifest_path, manifest)
+    _warn_if_all_rejected(label, manifest)
     return StageRun(stage.name, out_dir, manifest, skipped=False, tasks_run=len(pending))
 
 
@@ -265,10 +321,11 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, list[Stage]]:
 def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | None = None,
                  workers: int | None = None, quiet: bool = True) -> list[StageRun]:
     root = Path(workdir or pipe.workdir)
-    root.mkdir(parents=True, exist_ok=True)
+    if root.is_file():
+        raise ConfigError(f"workdir {root}: is a file, not a folder")
     runs: list[StageRun] = []
     source: Corpus | None = None
-    with make_executor(pipe.executor, workers if workers is not None else (pipe.workers or None)) as ex:
+    with folder_lock(root), make_executor(pipe.executor, workers if workers is not None else (pipe.workers or None)) as ex:
         for i, stage in enumerate(stages, start=1):
             out_dir = root / f"{i:02d}-{stage.name}"
             if stage.takes_corpus and source is None:
@@ -276,5 +333,5 @@ def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | No
             run = run_stage(stage, source if stage.takes_corpus else None, out_dir, ex, quiet=quiet,
                             label=f"{i:02d}-{stage.name}", index=i)
             runs.append(run)
-            source = Corpus(out_dir, run.manifest)
+            source = Corpus(out_dir, run.manifest, verified=True)
     return runs

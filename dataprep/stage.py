@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataprep.corpus import EDITS, REJECTED, Corpus, read_parquet, write_table
+from dataprep.corpus import EDITS, REJECTED, Corpus, read_parquet, shard_digest, write_table
 
 
 class StageError(RuntimeError):
@@ -52,9 +52,9 @@ class StageContext:
 
     @property
     def state_dir(self) -> Path:
-        d = self.out_dir / "_state"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        from dataprep.corpus import ensure_dir
+
+        return ensure_dir(self.out_dir / "_state")
 
 
 @contextlib.contextmanager
@@ -103,7 +103,8 @@ class TaskOutput:
         ``chars``: the kept text's length in characters, where the stage already knows it."""
         name = self._name(self.shards, numbered)
         size = write_table(table, self.out_dir / name)
-        self.shards.append({"file": name, "rows": table.num_rows, "bytes": size})
+        self.shards.append({"file": name, "rows": table.num_rows, "bytes": size,
+                            "digest": shard_digest(self.out_dir / name)})
         self.rows_kept += table.num_rows
         self.chars_out += text_chars(table) if chars is None else chars
         if self.schema is None:
@@ -114,7 +115,8 @@ class TaskOutput:
             return
         name = f"{REJECTED}/{self._name(self.rejected_shards, False)}"
         size = write_table(table, self.out_dir / name)
-        self.rejected_shards.append({"file": name, "rows": table.num_rows, "bytes": size})
+        self.rejected_shards.append({"file": name, "rows": table.num_rows, "bytes": size,
+                                     "digest": shard_digest(self.out_dir / name)})
         self.rows_rejected += table.num_rows
         for d in pc.value_counts(table["reason"]).to_pylist():
             self.reasons[d["values"]] = self.reasons.get(d["values"], 0) + d["counts"]
