@@ -177,3 +177,18 @@ def test_killed_sample_pipeline_resumes_to_identical_output(tmp_path, sample_ref
     r = dataprep("run", "configs/sample.yaml", "--workdir", str(work), "--workers", "2", "-q")
     assert r.returncode == 0, r.stderr
     assert snapshot(work) == reference
+
+
+def test_a_stage_that_rejects_every_row_warns(tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "body": f"text {i}"} for i in range(20)])
+    r = dataprep("ingest", "-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out"), "-q")
+    assert r.returncode == 0, r.stderr
+    warning = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warning) == 1 and "rejected all 20 rows" in warning[0], r.stderr
+
+
+def test_output_under_a_file_is_one_line(tmp_path, small_run):
+    cfg, work = small_run
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    r = dataprep("clean", "-i", str(work / "01-ingest"), "-o", str(tmp_path / "blocker" / "out"), "-q")
+    assert_one_line_error(r, str(tmp_path / "blocker"))
