@@ -120,12 +120,25 @@ def _finished_tasks(tasks: list[Task], out_dir: Path) -> set[str]:
     return done
 
 
-def _warn_if_all_rejected(label: str, manifest: dict) -> None:
-    if manifest.get("rows_in", 0) > 0 and manifest.get("rows_kept", 0) == 0:
-        top = sorted(manifest.get("reasons", {}).items(), key=lambda kv: -kv[1])[:3]
-        reasons = ", ".join(f"{r} {n:,}" for r, n in top) or "no reason recorded"
-        print(f"warning: {label} rejected all {manifest['rows_in']:,} rows ({reasons}); check its options",
-              file=sys.stderr)
+def _warn_if_all_rejected(label: str, out_dir: Path, manifest: dict) -> None:
+    """One loud line when a stage kept nothing: its top reasons and the first rejected row's detail."""
+    if manifest.get("rows_in", 0) == 0 or manifest.get("rows_kept", 0) > 0:
+        return
+    top = sorted(manifest.get("reasons", {}).items(), key=lambda kv: -kv[1])[:3]
+    reasons = ", ".join(f"{r} {n:,}" for r, n in top) or "no reason recorded"
+    example = ""
+    if manifest.get("rejected_shards"):
+        from dataprep.corpus import read_parquet
+
+        try:
+            first = read_parquet(out_dir / manifest["rejected_shards"][0]["file"]).slice(0, 1).to_pylist()[0]
+        except Exception:  # noqa: BLE001 - the warning must not fail the run
+            first = {}
+        if first.get("detail"):
+            where = f"{first['origin']}: " if first.get("origin") else ""
+            example = f"; e.g. {where}{first['detail']}"
+    print(f"warning: {label} rejected all {manifest['rows_in']:,} rows ({reasons}){example}; check its options",
+          file=sys.stderr)
 
 
 @dataclass
@@ -202,7 +215,7 @@ def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, execut
     stage.finish(ctx, manifest)
     manifest["wall_time_s"] = round(time.time() - t0, 3)
     atomic_write_json(manifest_path, manifest)
-    _warn_if_all_rejected(label, manifest)
+    _warn_if_all_rejected(label, out_dir, manifest)
     return StageRun(stage.name, out_dir, manifest, skipped=False, tasks_run=len(pending))
 
 

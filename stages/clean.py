@@ -1,7 +1,8 @@
 """clean: Unicode normalisation, control and zero-width characters, line endings, whitespace runs.
 
 Every changed document is listed in ``_edits/`` with the rules that changed it, and the manifest
-counts documents per rule. A document left empty is rejected as ``clean:empty``.
+counts documents per rule. A document left with no visible character (empty, or only whitespace
+and invisible characters such as bidi marks) is rejected as ``clean:empty``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ JOINERS = re.compile(r"[\u200c\u200d]")
 INNER_SPACES = re.compile(r"(?<=\S)[ \t\u00a0\u3000\u2000-\u200a\u202f\u205f]{2,}|(?<=\S)[\t\u00a0\u2000-\u200a\u202f\u205f]")
 TRAILING_SPACES = re.compile(r"[ \t\u00a0\u3000]+$", re.MULTILINE)
 BLANK_RUNS = re.compile(r"\n{3,}")
+# Default-ignorable code points that are neither controls nor format characters (Unicode's
+# Default_Ignorable_Code_Point property, DerivedCoreProperties.txt): combining grapheme joiner,
+# Hangul fillers, Khmer inherent vowels, Mongolian and other variation selectors, reserved ranges.
+IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                       "\ufff0-\ufff8\U000e0000-\U000e0fff]")
+NON_SPACE = re.compile(r"\S")
 
 
 @dataclass
@@ -41,6 +48,17 @@ class CleanConfig:
     collapse_spaces: bool = option(True, help="Collapse whitespace runs inside lines to one space, strip line "
                                               "ends, and keep at most one blank line; leading indentation stays.")
     strip: bool = option(True, help="Strip whitespace at the start and end of each document.")
+
+
+def has_visible(text: str) -> bool:
+    """Whether any character of ``text`` shows: one that is not whitespace, not a control or format
+    character (bidi marks and isolates, zero-width characters, BOM, soft hyphen, joiners) and not
+    otherwise default-ignorable. Such characters stay inside text; a text made only of them is empty."""
+    for m in NON_SPACE.finditer(text):
+        c = m.group()
+        if unicodedata.category(c) not in ("Cc", "Cf") and not IGNORABLE.match(c):
+            return True
+    return False
 
 
 def clean_text(text: str, cfg: CleanConfig) -> tuple[str, list[str]]:
@@ -75,8 +93,9 @@ def clean_text(text: str, cfg: CleanConfig) -> tuple[str, list[str]]:
 class CleanStage(Stage):
     """Normalise text: Unicode form, control and zero-width characters, line endings, whitespace.
 
-    Changed documents are listed in _edits/ with the rules that changed them; documents that
-    end up empty are rejected (`clean:empty`).
+    Changed documents are listed in _edits/ with the rules that changed them; documents left
+    with no visible character (only whitespace, bidi marks and other invisible characters) are
+    rejected (`clean:empty`).
 
     \b
     Examples:
@@ -95,7 +114,7 @@ class CleanStage(Stage):
         for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
             new, rules = clean_text(text, self.config)
             texts.append(new)
-            reasons.append(None if new else "clean:empty")
+            reasons.append(None if has_visible(new) else "clean:empty")
             if rules:
                 edits["id"].append(doc_id)
                 edits["rules"].append(rules)

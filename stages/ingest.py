@@ -3,6 +3,9 @@ Parquet shards with columns ``id, text, origin, <promoted fields>, meta``.
 
 Every input record is either kept or written to ``_rejected/`` with a reason and its
 ``file:line``; ``strict: true`` stops at the first bad record with the same message instead.
+Input paths are checked when the config is read; the stage then lists its files once, and that
+one list both fingerprints the input and plans the tasks, so a file that goes missing later is
+rejected (``ingest:file_vanished``) rather than left out.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ COMPRESSED_EXT = (".gz", ".zst", ".zstd", ".bz2", ".xz")
 RAW_PREVIEW_CHARS = 2000
 MiB = 1 << 20
 NEWLINE = b"\n"
+# orjson writes JSON nested at most this many arrays/objects deep; records nested deeper cannot be
+# stored in `meta` and are rejected as `ingest:too_deep`.
+MAX_JSON_DEPTH = 254
 
 
 @dataclass
@@ -64,6 +70,8 @@ class IngestConfig:
         for name in ("shard_rows", "shard_bytes", "max_doc_bytes", "chunk_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be > 0")
+        if self.format != "hf":  # `hf` paths may name datasets on the Hub
+            expand_paths(self.paths, self.format)
 
 
 # --- input discovery ----------------------------------------------------------------------------
@@ -91,12 +99,16 @@ def detect_format(path: Path) -> str | None:
 
 
 def expand_paths(patterns: list[str], fmt: str) -> list[tuple[Path, str]]:
-    """Expand patterns and folders into (file, format), sorted, each file once."""
+    """Expand patterns and folders into (file, format), sorted, each file once. Relative patterns
+    are relative to the current folder. Errors name the key (``paths: ...``)."""
     found: dict[Path, str] = {}
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        magic = glob.has_magic(pattern)
+        matches = sorted(glob.glob(pattern, recursive=True)) if magic else [pattern]
         if not matches or not all(os.path.exists(m) for m in matches):
-            raise ConfigError(f"ingest.paths: nothing matches {pattern!r}")
+            where = "" if os.path.isabs(pattern) else f" (relative to {os.getcwd()})"
+            raise ConfigError(f"paths: no file matches {pattern!r}{where}" if magic
+                              else f"paths: {pattern!r} does not exist{where}")
         for m in matches:
             p = Path(m)
             kind = fmt if fmt != "auto" else detect_format(p)
@@ -108,10 +120,10 @@ def expand_paths(patterns: list[str], fmt: str) -> list[tuple[Path, str]]:
                         found.setdefault(q, k)
                 continue
             if kind is None:
-                raise ConfigError(f"ingest.paths: cannot tell the format of {m!r} from its name; set `format:`")
+                raise ConfigError(f"paths: cannot tell the format of {m!r} from its name; set `format:`")
             found.setdefault(p, kind)
     if not found:
-        raise ConfigError(f"ingest.paths: no input files found in {patterns}")
+        raise ConfigError(f"paths: no JSONL, Parquet or text files in {patterns}")
     return sorted(found.items(), key=lambda kv: str(kv[0]))
 
 
@@ -126,6 +138,8 @@ def relative_names(paths: list[Path]) -> dict[Path, str]:
 
 
 def open_binary(path: Path) -> io.BufferedIOBase:
+    """Open a file, decompressing by extension. An OSError here means the file cannot be opened;
+    damage inside a compressed file shows only when it is read."""
     name = path.name.lower()
     if name.endswith(".gz"):
         return gzip.open(path, "rb")
@@ -226,6 +240,57 @@ def get_path(record: dict, dotted: str) -> Any:
     return value
 
 
+def missing_field(record: dict, dotted: str, option_name: str) -> str:
+    """Say why ``dotted`` finds no value in ``record``, naming the option and the fields there are."""
+    value: Any = record
+    walked = []
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            break
+        walked.append(part)
+        value = value[part]
+    else:
+        return f"{dotted!r} ({option_name}) is null"
+    where = ".".join(walked)
+    if not isinstance(value, dict):
+        return f"no field {dotted!r} ({option_name}): {where!r} is {type(value).__name__}, not an object"
+    names = sorted(map(str, value))
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return (f"no field {dotted!r} ({option_name}); {f'{where!r} has' if where else 'the record has'} "
+            f"{'fields: ' + shown if names else 'no fields'}")
+
+
+def nesting_depth(value: Any) -> int:
+    """How many arrays/objects deep ``value`` nests (0 for a scalar), without recursion."""
+    depth, level = 0, [value]
+    while True:
+        level = [v for v in level if isinstance(v, (dict, list, tuple))]
+        if not level:
+            return depth
+        depth += 1
+        level = [c for v in level for c in (v.values() if isinstance(v, dict) else v)]
+
+
+def _as_string(value: Any) -> str | None:
+    """A promoted field's value: strings as they are, anything else as JSON."""
+    return value if value is None or isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+def _preview(rec: dict) -> bytes:
+    """A rejected record as JSON for the `raw` column; a field that JSON cannot hold (nested too
+    deep) is shown by its type only."""
+    try:
+        return orjson.dumps(rec, default=str)
+    except orjson.JSONEncodeError:
+        def shown(v: Any) -> Any:
+            try:
+                orjson.dumps(v, default=str)
+                return v
+            except orjson.JSONEncodeError as e:
+                return f"<{type(v).__name__} that JSON cannot hold: {e}>"
+        return orjson.dumps({k: shown(v) for k, v in rec.items()}, default=str)
+
+
 def without_path(record: dict, dotted: str) -> dict:
     """A copy of ``record`` without the leaf at ``dotted`` (copies only the dicts on the path)."""
     head, _, rest = dotted.partition(".")
@@ -264,7 +329,7 @@ class ShardBuilder:
             raise Bad("ingest:not_an_object", f"expected a JSON object, got {type(rec).__name__}")
         text = get_path(rec, cfg.text_field)
         if text is None:
-            raise Bad("ingest:missing_text", f"no {cfg.text_field!r} field")
+            raise Bad("ingest:missing_text", missing_field(rec, cfg.text_field, "text_field"))
         if not isinstance(text, str):
             raise Bad("ingest:text_not_string", f"{cfg.text_field!r} is {type(text).__name__}, not a string")
         if not text.strip():
@@ -281,19 +346,29 @@ class ShardBuilder:
         rest = without_path(rec, cfg.text_field)
         if cfg.id_field:
             rest = without_path(rest, cfg.id_field)
-        self.keep(str(doc_id), text, origin, rest, nbytes)
+        try:
+            promoted = [_as_string(rest.pop(key)) if key in rest else None for key in cfg.promote]
+            meta = (orjson.dumps(rest, option=orjson.OPT_SORT_KEYS, default=str).decode()
+                    if rest and cfg.metadata == "json" else None)
+        except orjson.JSONEncodeError as e:
+            depth = nesting_depth(rec)
+            if depth > MAX_JSON_DEPTH:
+                raise Bad("ingest:too_deep", f"the record nests {depth} levels deep (counting itself); its fields "
+                                             f"can be stored as JSON up to {MAX_JSON_DEPTH}") from None
+            raise Bad("ingest:bad_metadata", f"fields cannot be stored as JSON: {e}") from None
+        self.keep(str(doc_id), text, origin, promoted, meta, nbytes)
 
-    def keep(self, doc_id: str, text: str, origin: str, rest: dict, nbytes: int) -> None:
+    def keep(self, doc_id: str, text: str, origin: str, promoted: list[str | None], meta: str | None,
+             nbytes: int) -> None:
         self.out.rows_in += 1
         cols = self.cols
         cols["id"].append(doc_id)
         cols["text"].append(text)
         cols["origin"].append(origin)
-        for key in self.cfg.promote:
-            value = rest.pop(key, None) if key in rest else None
-            cols[key].append(value if value is None or isinstance(value, str) else orjson.dumps(value).decode())
+        for key, value in zip(self.cfg.promote, promoted):
+            cols[key].append(value)
         if self.cfg.metadata == "json":
-            cols["meta"].append(orjson.dumps(rest, option=orjson.OPT_SORT_KEYS, default=str).decode() if rest else None)
+            cols["meta"].append(meta)
         self.text_bytes += nbytes
         if len(cols["id"]) >= self.cfg.shard_rows or self.text_bytes >= self.cfg.shard_bytes:
             self.flush()
@@ -305,6 +380,14 @@ class ShardBuilder:
         text = raw if isinstance(raw, str) else raw[: RAW_PREVIEW_CHARS * 4].decode("utf-8", "replace")
         self.rejected.append({"id": doc_id, "origin": origin, "reason": reason, "stage": "ingest", "detail": detail,
                               "raw": text[:RAW_PREVIEW_CHARS], "raw_bytes": len(raw)})
+
+    def unreadable(self, path: Path, origin: str, error: OSError) -> None:
+        """A listed file that cannot be opened (deleted since it was listed, no permission, ...)."""
+        vanished = isinstance(error, FileNotFoundError)
+        detail = (f"{'file vanished after it was listed' if vanished else 'cannot open file'}; none of its "
+                  f"records are ingested: {type(error).__name__}: {error.strerror or error}")
+        self.reject(origin, "ingest:file_vanished" if vanished else "ingest:unreadable_file", detail, b"")
+        print(f"warning: {path}: {detail}", file=sys.stderr)
 
     def flush(self) -> None:
         if self.cols["id"]:
@@ -330,7 +413,12 @@ class ShardBuilder:
 def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1) -> None:
     line_no = first_line - 1
     try:
-        with open_binary(path) as f:
+        f = open_binary(path)
+    except OSError as e:
+        b.unreadable(path, f"{rel}:{first_line}", e)
+        return
+    try:
+        with f:
             if start:
                 f.seek(start)
             pos = start
@@ -341,8 +429,6 @@ def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int |
                 if end is not None and pos >= end:
                     break
     except (EOFError, OSError, ValueError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise StageError(f"{path}: file disappeared during ingest") from None
         detail = (f"compressed file is damaged or truncated; {line_no:,} lines were read before the damage "
                   f"and are kept: {type(e).__name__}: {e}")
         print(f"warning: {path}: {detail}", file=sys.stderr)
@@ -386,17 +472,27 @@ def _records(batches: Iterator[dict[str, list]], rel: str, b: ShardBuilder) -> N
             try:
                 b.record(rec, origin, origin)
             except Bad as bad:
-                b.reject(origin, bad.reason, bad.detail, orjson.dumps(rec, default=str)[:RAW_PREVIEW_CHARS])
+                b.reject(origin, bad.reason, bad.detail, _preview(rec)[:RAW_PREVIEW_CHARS])
 
 
 def read_parquet(path: Path, rel: str, b: ShardBuilder) -> None:
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise StageError(f"{path}: not a readable Parquet file ({e})") from None
-    _records((batch.to_pydict() for batch in pf.iter_batches(batch_size=4096)), rel, b)
+        f = open(path, "rb")
+    except OSError as e:
+        b.unreadable(path, f"{rel}:1", e)
+        return
+
+    def batches() -> Iterator[dict[str, list]]:
+        try:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=4096):
+                yield batch.to_pydict()
+        except (pa.ArrowException, OSError) as e:  # a damaged file, or columns nested deeper than the reader takes
+            raise StageError(f"{path}: not a readable Parquet file ({e})") from None
+
+    with f:
+        _records(batches(), rel, b)
 
 
 def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
@@ -405,11 +501,16 @@ def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
         read_text_lines(path, rel, b)
         return
     try:
-        with open_binary(path) as f:
+        f = open_binary(path)
+    except OSError as e:
+        b.unreadable(path, f"{rel}:1", e)
+        return
+    try:
+        with f:
             data = f.read(b.cfg.max_doc_bytes + 4)
             over = bool(f.read(1))
     except (EOFError, OSError) as e:
-        b.reject(f"{rel}:1", "ingest:truncated_file", f"unreadable or truncated file: {e}", b"")
+        b.reject(f"{rel}:1", "ingest:truncated_file", f"damaged or truncated file: {e}", b"")
         return
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -432,7 +533,12 @@ def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
 def read_text_lines(path: Path, rel: str, b: ShardBuilder) -> None:
     line_no = 0
     try:
-        with open_binary(path) as f:
+        f = open_binary(path)
+    except OSError as e:
+        b.unreadable(path, f"{rel}:1", e)
+        return
+    try:
+        with f:
             for raw in f:
                 line_no += 1
                 if line_no == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -472,8 +578,10 @@ def read_hf(path: str, rel: str, b: ShardBuilder, from_disk: bool) -> None:
             ds = datasets.load_dataset(path, cfg.hf_config, split=cfg.hf_split, streaming=True)
             batches = ds.iter(batch_size=1000)
         _records(batches, rel, b)
-    except (FileNotFoundError, ValueError, ConnectionError) as e:
-        raise StageError(f"{path}: cannot load HuggingFace dataset: {e}") from None
+    except (OSError, ValueError, ConnectionError, RecursionError) as e:
+        hint = ("; a field nests deeper than Arrow holds: ingest its JSONL files with format `jsonl`, which "
+                "rejects only those records" if isinstance(e, RecursionError) or "Recursion level" in str(e) else "")
+        raise StageError(f"{path}: cannot load HuggingFace dataset: {type(e).__name__}: {e}{hint}") from None
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -484,8 +592,9 @@ class IngestStage(Stage):
 
     Writes `id, text, origin` (FILE:LINE of the record), the promoted fields (`url`, `source` by
     default) and `meta` (the other fields as JSON). Bad records (invalid JSON or UTF-8, missing,
-    non-string or empty text, over max_doc_bytes, damaged compressed files) go to _rejected/
-    with reason and FILE:LINE, or stop the run with --strict.
+    non-string or empty text, over max_doc_bytes, nested too deep to store as JSON, damaged
+    compressed files, files that vanish or cannot be opened) go to _rejected/ with reason and
+    FILE:LINE, or stop the run with --strict. Paths that match no file are config errors.
 
     \b
     Examples:
@@ -501,23 +610,33 @@ class IngestStage(Stage):
     progress_unit = "B"
     cli_input = "paths"
 
+    def __init__(self, config: IngestConfig):
+        super().__init__(config)
+        self._listed: list[tuple[Path, str]] | None = None
+
     def _inputs(self) -> list[tuple[Path, str]]:
         if self.config.format == "hf":
             return [(Path(p), "hf") for p in self.config.paths]
-        return expand_paths(self.config.paths, self.config.format)
+        try:
+            return expand_paths(self.config.paths, self.config.format)
+        except ConfigError as e:
+            raise StageError(f"ingest.{e}") from None
 
     def source_fingerprint(self) -> str:
+        """Lists the input files; ``tasks`` plans from this same list, so every file the
+        fingerprint saw is read (or rejected as vanished), none is skipped silently."""
+        self._listed = self._inputs()
         items = []
-        for p, kind in self._inputs():
+        for p, kind in self._listed:
             if p.exists():
                 files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
-                items.append([str(p.resolve()), kind, [(str(q), q.stat().st_size, q.stat().st_mtime_ns) for q in files]])
+                items.append([str(p.resolve()), kind, [(str(q), *_stat(q)) for q in files]])
             else:
                 items.append([str(p), kind])
         return config_hash(items)
 
     def tasks(self, source: Any, state: Any = None) -> list[Task]:
-        inputs = self._inputs()
+        inputs = self._listed if self._listed is not None else self._inputs()
         rel = relative_names([p for p, _ in inputs])
         tasks = []
         # Small text files (a document each) are grouped into tasks of about one shard.
@@ -602,9 +721,17 @@ def detect_compression(path: Path) -> str | None:
     return next((ext for ext in COMPRESSED_EXT if name.endswith(ext)), None)
 
 
+def _stat(path: Path) -> tuple[int, int]:
+    """(size, mtime) of a file; (-1, -1) for one deleted since it was listed."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return -1, -1
+    return st.st_size, st.st_mtime_ns
+
+
 def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
     if path.is_dir():
-        return sum(q.stat().st_size for q in path.rglob("*") if q.is_file())
-    return 1
+        return sum(max(_stat(q)[0], 0) for q in path.rglob("*") if q.is_file())
+    size = _stat(path)[0]
+    return size if size >= 0 else 1

@@ -124,3 +124,77 @@ def test_strict_mode_fails_fast_with_file_and_line(tmp_path):
     assert result.exit_code != 0
     assert "mixed.jsonl:3: ingest:invalid_json" in result.output
     assert "Traceback" not in result.output
+
+
+def deep_json(depth: int) -> bytes:
+    """A JSON value nested ``depth`` objects deep (built as text: json.dumps would hit Python's recursion limit)."""
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+DEPTHS = {253: None, 300: "ingest:too_deep", 1000: "ingest:too_deep", 10_000: "ingest:invalid_json"}
+
+
+@pytest.mark.parametrize("ext", ["", ".gz", ".zst"])
+def test_deeply_nested_records_are_rejected_with_line_and_the_rest_kept(tmp_path, ext):
+    deep = [b'{"id": "deep-%d", "text": "x", "extra": %s}\n' % (d, deep_json(d)) for d in DEPTHS]
+    lines = [good(1), *deep, good(2)]
+    data = b"".join(lines)
+    compress = {"": lambda d: d, ".gz": gzip.compress, ".zst": zstandard.ZstdCompressor().compress}[ext]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / f"deep.jsonl{ext}").write_bytes(compress(data))
+    _add_stage_commands()
+    result = CliRunner().invoke(cli, ["ingest", "-i", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert [r["id"] for r in read_corpus(tmp_path / "out")] == ["good-1", "deep-253", "good-2"]
+    rejected = {r["origin"]: r["reason"] for r in read_rejected(tmp_path / "out")}
+    assert rejected == {f"deep.jsonl{ext}:{i}": reason for i, reason in enumerate(DEPTHS.values(), start=2) if reason}
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["rows_in"] == m["rows_kept"] + m["rows_rejected"] == 6
+
+
+def test_parquet_nested_deeper_than_the_reader_takes_is_one_line(tmp_path):
+    import orjson
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist([{"id": "a", "text": "x", "extra": orjson.loads(deep_json(300))}]),
+                   tmp_path / "deep.parquet")
+    _add_stage_commands()
+    result = CliRunner().invoke(cli, ["ingest", "-i", str(tmp_path / "deep.parquet"), "-o", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"Error: StageError: {tmp_path / 'deep.parquet'}: not a readable Parquet file")
+
+
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_hf_dataset_nested_deeper_than_arrow_holds_is_one_line(tmp_path, monkeypatch, depth):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    (tmp_path / "hf").mkdir()
+    deep = b'{"id": "d", "text": "x", "extra": %s}\n' % deep_json(depth)
+    (tmp_path / "hf" / "train.jsonl").write_bytes(good(1) + deep)
+    _add_stage_commands()
+    result = CliRunner().invoke(cli, ["ingest", "-i", str(tmp_path / "hf"), "--format", "hf", "-o", str(tmp_path / "o"),
+                                      "-q"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert "cannot load HuggingFace dataset" in line and "ingest its JSONL files with format `jsonl`" in line
+
+
+def test_glob_without_match_is_one_line_before_any_folder_is_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.yaml").write_text("workdir: work\nstages:\n  - ingest: {paths: ['data/*.jsonl']}\n")
+    _add_stage_commands()
+    run = CliRunner().invoke(cli, ["run", "x.yaml"])
+    assert run.exit_code == 1
+    assert run.output.strip() == (f"Error: ConfigError: x.yaml: stages[0].ingest.paths: no file matches "
+                                  f"'data/*.jsonl' (relative to {tmp_path})")
+    one = CliRunner().invoke(cli, ["ingest", "-i", "nomatch*", "-o", "out"])
+    assert one.exit_code == 1
+    assert one.output.strip() == (f"Error: ConfigError: ingest.paths: no file matches 'nomatch*' "
+                                  f"(relative to {tmp_path})")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.yaml"]

@@ -3,16 +3,19 @@ import gzip
 import json
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from conftest import read_corpus, write_jsonl
-from dataprep.config import parse
+from conftest import read_corpus, read_rejected, write_jsonl
+from dataprep.config import ConfigError, parse
 from dataprep.executor import LocalExecutor
-from dataprep.runner import run_stage
-from dataprep.stages.ingest import IngestConfig, IngestStage
+from dataprep.runner import load_pipeline, run_stage
+from dataprep.stage import StageError, TaskOutput
+from dataprep.stages import ingest as ingest_module
+from dataprep.stages.ingest import IngestConfig, IngestStage, ShardBuilder
 
 RECORDS = [
     {"id": "doc-1", "text": "Hello world.\nSecond line with émoji 🎉.", "url": "https://a.example/1",
@@ -145,13 +148,148 @@ def test_large_plain_file_is_split_into_tasks_with_exact_line_numbers(tmp_path):
 
 
 def test_unknown_extension_and_missing_files_are_config_errors(tmp_path):
-    from dataprep.config import ConfigError
-
     (tmp_path / "data.csv").write_text("a,b\n")
-    with pytest.raises(ConfigError, match="cannot tell the format of .*data.csv"):
-        ingest(tmp_path, [tmp_path / "data.csv"])
-    with pytest.raises(ConfigError, match="nothing matches"):
-        ingest(tmp_path, [tmp_path / "nope-*.jsonl"])
+    with pytest.raises(ConfigError, match="^paths: cannot tell the format of .*data.csv"):
+        parse(IngestConfig, {"paths": [str(tmp_path / "data.csv")]})
+    with pytest.raises(ConfigError, match=r"^paths: no file matches '.*nope-\*\.jsonl'$"):
+        parse(IngestConfig, {"paths": [str(tmp_path / "nope-*.jsonl")]})
+    with pytest.raises(ConfigError, match=r"^paths: '.*missing\.jsonl' does not exist$"):
+        parse(IngestConfig, {"paths": [str(tmp_path / "missing.jsonl")]})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"^paths: no JSONL, Parquet or text files in"):
+        parse(IngestConfig, {"paths": [str(tmp_path / "empty")]})
+
+
+def test_relative_patterns_resolve_from_the_current_folder(tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "data" / "a.jsonl", [{"id": "a", "text": "one"}])
+    monkeypatch.chdir(tmp_path)
+    assert [r["id"] for r in read_corpus(ingest(tmp_path, ["data/*.jsonl"]))] == ["a"]
+    with pytest.raises(ConfigError, match=rf"^paths: no file matches 'data/\*\.txt' \(relative to {tmp_path}\)$"):
+        parse(IngestConfig, {"paths": ["data/*.txt"]})
+
+
+def test_pipeline_glob_without_match_is_reported_with_file_and_key_before_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    cfg = tmp_path / "configs" / "x.yaml"
+    cfg.write_text("workdir: work\nstages:\n  - ingest: {paths: ['data/*.jsonl']}\n  - clean: {}\n")
+    with pytest.raises(ConfigError) as e:
+        load_pipeline("configs/x.yaml")
+    assert str(e.value) == (f"configs/x.yaml: stages[0].ingest.paths: no file matches 'data/*.jsonl' "
+                            f"(relative to {tmp_path})")
+    assert not (tmp_path / "work").exists()
+
+
+def test_format_hf_paths_are_not_checked_as_files():
+    assert parse(IngestConfig, {"paths": ["some-org/some-dataset"], "format": "hf"}).paths == ["some-org/some-dataset"]
+
+
+def _delete_after_listing(monkeypatch, *victims: Path) -> None:
+    """Delete ``victims`` right after the stage lists its inputs, as a file removed mid-run would be."""
+    listed = IngestStage.source_fingerprint
+
+    def fingerprint_then_delete(self):
+        fp = listed(self)
+        for v in victims:
+            v.unlink()
+        return fp
+    monkeypatch.setattr(IngestStage, "source_fingerprint", fingerprint_then_delete)
+
+
+@pytest.mark.parametrize("name,options", [("gone.jsonl", {}), ("gone.jsonl.gz", {}), ("gone.txt", {}),
+                                          ("gone.txt", {"text_mode": "line"}), ("gone.parquet", {})])
+def test_file_deleted_after_listing_is_rejected_not_dropped(tmp_path, monkeypatch, capfd, name, options):
+    folder = tmp_path / "in"
+    write_jsonl(folder / "a.jsonl", [{"id": "a1", "text": "kept one"}, {"id": "a2", "text": "kept two"}])
+    victim = folder / name
+    if name.endswith(".txt"):
+        victim.write_text("a text document", encoding="utf-8")
+    elif name.endswith(".parquet"):
+        pq.write_table(pa.table({"id": ["p"], "text": ["a parquet row"]}), victim)
+    else:
+        data = b'{"id": "g", "text": "gone"}\n'
+        victim.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    _delete_after_listing(monkeypatch, victim)
+    out = ingest(tmp_path, [folder], **options)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["id"] for r in read_corpus(out)] == ["a1", "a2"]
+    rejected = read_rejected(out)
+    assert [(r["origin"], r["reason"]) for r in rejected] == [(f"{name}:1", "ingest:file_vanished")]
+    assert "vanished after it was listed" in rejected[0]["detail"]
+    assert "FileNotFoundError: No such file or directory" in rejected[0]["detail"]
+    assert manifest["rows_in"] == manifest["rows_kept"] + manifest["rows_rejected"] == 3
+    assert f"warning: {victim}: file vanished" in capfd.readouterr().err
+
+
+def test_file_deleted_after_listing_stops_a_strict_run(tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "one"}])
+    write_jsonl(tmp_path / "b.jsonl", [{"id": "b", "text": "two"}])
+    _delete_after_listing(monkeypatch, tmp_path / "b.jsonl")
+    with pytest.raises(StageError, match=r"^b.jsonl:1: ingest:file_vanished: file vanished after it was listed"):
+        ingest(tmp_path, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], strict=True)
+
+
+def test_one_listing_fingerprints_and_plans(tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "one"}])
+    calls = []
+    expand = ingest_module.expand_paths
+    monkeypatch.setattr(ingest_module, "expand_paths", lambda *a: calls.append(a) or expand(*a))
+    stage = IngestStage(IngestConfig(paths=[str(tmp_path / "*.jsonl")]))
+    stage.source_fingerprint()
+    write_jsonl(tmp_path / "b.jsonl", [{"id": "b", "text": "two"}])  # appears after the listing
+    assert [t.inputs for t in stage.tasks(None)] == [(str(tmp_path / "a.jsonl"),)]
+    assert len(calls) == 1
+
+
+def deep_json(depth: int) -> str:
+    """A JSON value nested ``depth`` objects deep (built as text: json.dumps would hit Python's recursion limit)."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth,reason", [(253, None), (300, "ingest:too_deep"), (1000, "ingest:too_deep")])
+def test_deeply_nested_columns_are_rejected_per_row(tmp_path, depth, reason):
+    """Parquet and HF rows reach the same check as JSON lines: a row whose fields JSON cannot hold
+    is rejected with FILE:ROW; the rows around it are kept."""
+    nested = orjson.loads(deep_json(depth))
+    out = TaskOutput(tmp_path, "part-00000")
+    b = ShardBuilder(IngestConfig(paths=["x"]), out)
+    batch = {"id": ["r1", "r2", "r3"], "text": ["one", "two", "three"], "extra": [None, nested, {"k": 1}]}
+    ingest_module._records(iter([batch]), "nested.parquet", b)
+    b.close()
+    assert out.rows_in == 3 and out.rows_in == out.rows_kept + out.rows_rejected
+    if reason is None:
+        assert out.rows_kept == 3
+        return
+    assert out.rows_kept == 2 and out.reasons == {reason: 1}
+    (row,) = pq.read_table(tmp_path / out.rejected_shards[0]["file"]).to_pylist()
+    assert row["origin"] == "nested.parquet:2"
+    assert row["detail"].startswith(f"the record nests {depth + 1} levels deep")
+    assert row["raw"].startswith('{"id":"r2","text":"two","extra":"<dict that JSON cannot hold')
+
+
+def test_deep_promoted_field_is_rejected_and_dropped_metadata_is_kept(tmp_path):
+    recs = f'{{"id": "u", "text": "t", "url": {deep_json(400)}}}\n{{"id": "m", "text": "t", "x": {deep_json(400)}}}\n'
+    (tmp_path / "p.jsonl").write_text(recs)
+    out = ingest(tmp_path, [tmp_path / "p.jsonl"])
+    assert [(r["origin"], r["reason"]) for r in read_rejected(out)] == [("p.jsonl:1", "ingest:too_deep"),
+                                                                         ("p.jsonl:2", "ingest:too_deep")]
+    rows = read_corpus(ingest(tmp_path / "drop", [tmp_path / "p.jsonl"], metadata="drop", promote=[]))
+    assert [r["id"] for r in rows] == ["u", "m"]
+
+
+@pytest.mark.parametrize("field,record,detail", [
+    ("body", {"id": "a", "text": "t", "url": "u"},
+     "no field 'body' (text_field); the record has fields: id, text, url"),
+    ("doc.body", {"doc": {"title": "x"}}, "no field 'doc.body' (text_field); 'doc' has fields: title"),
+    ("doc.body", {"doc": "flat"}, "no field 'doc.body' (text_field): 'doc' is str, not an object"),
+    ("text", {"text": None}, "'text' (text_field) is null"),
+])
+def test_missing_text_names_the_field_and_what_is_there(tmp_path, field, record, detail):
+    write_jsonl(tmp_path / "w.jsonl", [record, record])
+    out = ingest(tmp_path, [tmp_path / "w.jsonl"], text_field=field)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows_kept"] == 0 and manifest["reasons"] == {"ingest:missing_text": 2}
+    assert [r["detail"] for r in read_rejected(out)] == [detail, detail]
 
 
 def test_repeated_ids_stop_the_stage_naming_them(tmp_path):

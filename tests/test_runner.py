@@ -68,7 +68,7 @@ def test_accounting_holds_for_every_stage(tmp_path):
     ([{"ingest": {"paths": ["x"], "shard_rowz": 3}}], r"stages\[0\]\.ingest\.shard_rowz: unknown key"),
     ([{"ingest": {"paths": ["x"], "shard_rows": "many"}}], r"stages\[0\]\.ingest\.shard_rows: expected integer, got str"),
     ([{"ingest": {"paths": "x"}}], r"stages\[0\]\.ingest\.paths: expected list of string"),
-    ([{"ingest": {"paths": ["x"]}}, {"clean": {"normalization": "NFD"}}],
+    ([{"ingest": {"paths": [str(ROOT / "sample_data" / "raw" / "*.jsonl")]}}, {"clean": {"normalization": "NFD"}}],
      r"stages\[1\]\.clean\.normalization: expected 'NFC' \| 'NFKC' \| 'none', got str 'NFD'"),
     ([{"nosuchstage": {}}], r"stages\[0\]: unknown stage 'nosuchstage'"),
     ([{"clean": {}, "ingest": {}}], r"stages\[0\]: expected a one-key mapping"),
