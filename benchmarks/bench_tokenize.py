@@ -4,11 +4,17 @@ peak RSS on a corpus and on one 4x larger (it should stay flat).
 
     python benchmarks/bench_tokenize.py [--docs 40000] [--tokenizer PATH] [--workers 2]
         [--datatrove-python PATH]
+    python benchmarks/bench_tokenize.py --training [--bare]
 
 The corpus is generated (~2 KB documents, half English-like, half Chinese-like). The tokenizer
 defaults to ../shared/data/tokenizers/allenai_gpt-neox-olmo-dolma-v1_5.json when present, else a
 byte-level BPE trained here on the generated text. Our stage writes Megatron .bin/.idx; its time
 includes reading Parquet, encoding, the global shuffle and writing the shards.
+
+``--training`` times `dataprep tokenizer train` instead, for each preset, on 300 ordinary documents
+plus one unbroken document (random letters, or CJK characters, no spaces) of N and of 4N characters
+(the 4N ones are 1 MB of UTF-8); the time should follow the input (ratio ~4 or less, not 16).
+``--bare`` adds the bare byte-level BPE trainer fed the same texts uncut, at shorter runs.
 """
 
 from __future__ import annotations
@@ -78,6 +84,61 @@ def bare_child(corpus: str, tokenizer: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "tokens": n + len(texts)}))  # + one EOS each
 
 
+def training_docs(kind: str, run_chars: int) -> list[str]:
+    """300 ordinary documents (English-like and Chinese-like, ~1.5 KB) with one unbroken run in the middle."""
+    rng = random.Random(1)
+    words = ["".join(rng.choice("etaoinshrdlucmfwypvbgkjqxz") for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    han = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
+    docs = [" ".join(rng.choices(words, k=300)) if i % 2 else
+            "，".join("".join(rng.choices(han, k=20)) for _ in range(30)) + "。" for i in range(300)]
+    alphabet = "abcdefghijklmnopqrstuvwxyz" if kind == "letters" else [chr(c) for c in range(0x4E00, 0x4E00 + 6000)]
+    docs.insert(150, "".join(random.Random(2).choices(alphabet, k=run_chars)))
+    return docs
+
+
+def bare_train_child(kind: str, run_chars: int) -> None:
+    """The bare HF byte-level BPE trainer on the same texts, uncut (vocabulary 1000)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    docs = training_docs(kind, run_chars)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    t0 = time.perf_counter()
+    tok.train_from_iterator(docs, trainers.BpeTrainer(vocab_size=1000, show_progress=False,
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    print(json.dumps({"seconds": time.perf_counter() - t0}))
+
+
+def training_bench(work: Path, bare: bool) -> int:
+    dp = [sys.executable, "-m", "dataprep"]
+    sizes = {"letters": (250_000, 1_000_000), "cjk": (87_500, 350_000)}  # the larger: 1 MB of UTF-8
+    vocab = {"bytelevel-bpe": 1000, "baichuan2": 8000}  # baichuan2 keeps ~6,000 distinct characters
+    print(f"{'preset':<15}{'run':<9}{'N chars':>10}{'s':>8}{'4N chars':>10}{'s':>8}{'ratio':>7}")
+    for kind, (n, n4) in sizes.items():
+        corpora = {}
+        for size in (n, n4):
+            src = work / f"train-{kind}-{size}.jsonl"
+            src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                                   for i, t in enumerate(training_docs(kind, size))), encoding="utf-8")
+            corpora[size] = work / f"train-{kind}-{size}"
+            subprocess.run([*dp, "ingest", "-i", str(src), "-o", str(corpora[size]), "--quiet"], check=True,
+                           stdout=subprocess.DEVNULL)
+        for preset, v in vocab.items():
+            secs = {}
+            for size in (n, n4):
+                out = work / f"tok-{kind}-{size}-{preset}"
+                r = run_measured([*dp, "tokenizer", "train", "-i", str(corpora[size]), "-o", str(out),
+                                  "--preset", preset, "--vocab-size", str(v)])
+                secs[size] = r["wall_s"]
+            print(f"{preset:<15}{kind:<9}{n:>10,}{secs[n]:>8.2f}{n4:>10,}{secs[n4]:>8.2f}{secs[n4] / secs[n]:>7.1f}")
+        if bare:  # runs 5x shorter: uncut, the full-size ones take minutes
+            secs = {size: json.loads(run_measured([sys.executable, __file__, "--_bare_train", kind, str(size)])
+                                     ["stdout"].strip().splitlines()[-1])["seconds"] for size in (n // 5, 4 * n // 5)}
+            print(f"{'bare, uncut':<15}{kind:<9}{n // 5:>10,}{secs[n // 5]:>8.2f}{4 * n // 5:>10,}"
+                  f"{secs[4 * n // 5]:>8.2f}{secs[4 * n // 5] / secs[n // 5]:>7.1f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=40_000)
@@ -88,15 +149,23 @@ def main() -> int:
     ap.add_argument("--shard-tokens", type=int, default=10_000_000,
                     help="output shard size: memory is bounded by it, so both corpora span several shards")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of ours vs bare; best of each")
+    ap.add_argument("--training", action="store_true", help="time tokenizer training on unbroken runs instead")
+    ap.add_argument("--bare", action="store_true", help="with --training: also the bare trainer on uncut texts")
     ap.add_argument("--_bare", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_bare_train", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._bare:
         bare_child(*args._bare)
+        return 0
+    if args._bare_train:
+        bare_train_child(args._bare_train[0], int(args._bare_train[1]))
         return 0
 
     work = Path(args.workdir)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if args.training:
+        return training_bench(work, args.bare)
     py, dp = sys.executable, [sys.executable, "-m", "dataprep"]
     corpora = {}
     for scale in (1, 4):

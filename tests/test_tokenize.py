@@ -4,6 +4,9 @@ trainers' own readers (megatron-core, datasets), shards, shuffle, split, special
 from __future__ import annotations
 
 import json
+import random
+import re
+import string
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,7 @@ import pytest
 
 from conftest import SHARED_DATA, read_rejected, write_jsonl
 from dataprep.config import parse
-from dataprep.corpus import Corpus
+from dataprep.corpus import Corpus, shard_digest, write_table
 from dataprep.executor import LocalExecutor
 from dataprep.runner import run_stage
 from dataprep.stage import StageError
@@ -53,7 +56,12 @@ def raw(tmp_path_factory) -> Path:
     last = Corpus.open(d / "raw").shard_paths[-1]
     t = pq.read_table(last)
     texts = ["  \n " if x == "BLANK ME" else x for x in t["text"].to_pylist()]
-    pq.write_table(t.set_column(t.column_names.index("text"), "text", pa.array(texts)), last)
+    write_table(t.set_column(t.column_names.index("text"), "text", pa.array(texts)), last)
+    manifest = json.loads((d / "raw" / "manifest.json").read_text())
+    for record in manifest["shards"]:  # the rewritten shard, as the manifest must now describe it
+        if record["file"] == last.name:
+            record.update(bytes=last.stat().st_size, digest=shard_digest(last))
+    (d / "raw" / "manifest.json").write_text(json.dumps(manifest))
     return d / "raw"
 
 
@@ -282,3 +290,135 @@ def test_mds_without_its_package_is_a_clear_error_before_any_work(raw, bpe, tmp_
     with pytest.raises(StageError, match="mds needs the mosaicml-streaming package"):
         tokenize(raw, tmp_path / "tok", tokenizer=str(bpe), formats=["megatron", "mds"])
     assert not (tmp_path / "tok" / "_state" / "enc-00000.npz").exists()
+
+
+# --- training on unbroken runs ------------------------------------------------------------------
+
+RUNS = re.compile(r"\w+|[^\w\s]+|\s+")  # runs of one kind, as split_long_runs counts them
+
+
+def long_run(kind: str, n: int) -> str:
+    rng = random.Random(n)
+    alphabet = {"letters": string.ascii_lowercase, "cjk": [chr(c) for c in range(0x4E00, 0x4E00 + 200)],
+                "digits": string.digits, "spaces": " ", "symbols": "=-*#", "emoji": "🎉👍🏽😀"}[kind]
+    return "".join(rng.choices(alphabet, k=n))
+
+
+@pytest.mark.parametrize("kind", ["letters", "cjk", "digits", "spaces", "symbols", "emoji"])
+def test_long_runs_are_cut_for_training_and_ordinary_text_is_not(kind):
+    k = L.MAX_RUN_CHARS
+    text = f"{TEXTS['en']} {long_run(kind, 10 * k + 7)}{TEXTS['zh']}"
+    parts = L.split_long_runs(text)
+    assert "".join(parts) == text
+    assert max(len(r) for p in parts for r in RUNS.findall(p)) <= k
+    assert len(parts) == 11
+    ordinary = [*TEXTS.values(), "中" * k, " ".join([TEXTS["en"]] * 200), "\n".join([TEXTS["code"]] * 100)]
+    for t in ordinary:
+        assert L.split_long_runs(t) == [t]
+
+
+def trainer_words(preset: str, texts: list[str]) -> list[str]:
+    """What the trainer of ``preset`` counts: byte-level BPE, the pre-tokenizer's pieces of its input (one
+    character a byte); SentencePiece, its sentences (it skips those over max_sentence_length bytes)."""
+    from tokenizers import pre_tokenizers
+
+    fed = list(L.trainer_input(iter(texts), preset))
+    if preset == "baichuan2":
+        return fed
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    return [w for piece in fed for w, _ in pre.pre_tokenize_str(piece)]
+
+
+@pytest.mark.parametrize("preset", L.PRESETS)
+@pytest.mark.parametrize("kind", ["letters", "cjk"])
+def test_what_the_trainer_sees_grows_linearly_with_an_unbroken_run(preset, kind):
+    """The trainers' work per merge grows with the length of each word they hold, so a word of n characters
+    costs ~n**2. With runs cut, sum(len**2) over what they are given grows 4x from a run of N to one of 4N
+    characters (16x if the run stayed whole), the longest word stays bounded, and no text is lost."""
+    n = 20_000
+    normal = [r["text"] for r in corpus_records(60)]
+    cost, longest = {}, {}
+    for size in (n, 4 * n):
+        texts = normal[:30] + [long_run(kind, size)] + normal[30:]
+        words = trainer_words(preset, texts)
+        cost[size] = sum(len(w) ** 2 for w in words)
+        longest[size] = max(len(w.encode()) if preset == "baichuan2" else len(w) for w in words)
+        if preset == "baichuan2":  # every line, cut only between its sentences
+            lines = [line for t in texts for line in t.split("\n") if line.strip()]
+            assert "".join(words) == "".join(lines)
+        else:
+            assert sum(map(len, words)) == sum(len(t.encode()) for t in texts)
+    assert longest[4 * n] == longest[n] <= (L.SP_SENTENCE_BYTES if preset == "baichuan2" else 4 * L.MAX_RUN_CHARS)
+    assert cost[4 * n] / cost[n] < 6
+
+
+@pytest.mark.parametrize("preset,vocab", [("bytelevel-bpe", 600), ("baichuan2", 800)])
+def test_trained_with_unbroken_runs_encoding_is_exact(preset, vocab, tmp_path):
+    runs = [long_run("letters", 60_000), long_run("cjk", 60_000)]
+    texts = [r["text"] for r in corpus_records(100)]
+    path = L.train(texts[:50] + runs + texts[50:], tmp_path, preset, vocab)
+    info = L.resolve(str(path))
+    encode, decode = L.encoder(info), L.decoder(info)
+    samples = [*TEXTS.values(), *runs, TEXTS["zh"] + runs[1][:5000] + TEXTS["emoji"]]
+    for text, ids in zip(samples, encode(samples)):
+        assert decode(ids) == text
+    if preset == "bytelevel-bpe":  # the saved tokenizer encodes with the plain byte-level pre-tokenizer
+        assert json.loads(path.read_text())["pre_tokenizer"]["type"] == "ByteLevel"
+
+
+# --- option errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"train": "bytelevel-bpe", "vocab_size": -5}, "vocab_size: must be >= 260, got -5"),
+    ({"train": "baichuan2", "vocab_size": 2**31}, "vocab_size: must be <= 2147483647, got 2147483648"),
+    ({"train": "bytelevel-bpe", "vocab_size": "big"}, "vocab_size: expected integer, got str 'big'"),
+    ({"train": "bytelevel-bpe", "train_chars": 0}, "train_chars: must be >= 1, got 0"),
+    ({"tokenizer": "t.json", "shard_tokens": 0}, "shard_tokens: must be >= 1, got 0"),
+    ({"tokenizer": "t.json", "shard_tokens": 2**64}, "shard_tokens: must be <= 9223372036854775807, got"),
+    ({"tokenizer": "t.json", "batch_size": -1}, "batch_size: must be >= 1, got -1"),
+    ({"tokenizer": "t.json", "seq_len": 0}, "seq_len: must be >= 1, got 0"),
+    ({"tokenizer": "t.json", "val_share": 1}, "val_share: must be in [0, 1), got 1.0"),
+    ({"tokenizer": "t.json", "val_share": -0.1}, "val_share: must be in [0, 1), got -0.1"),
+    ({"tokenizer": "t.json", "formats": []}, "formats: give at least one output format"),
+    ({"tokenizer": "t.json", "formats": ["hf", "hf"]}, "formats: hf is listed twice"),
+    ({"tokenizer": "t.json", "train": "baichuan2"}, "tokenizer/train: give exactly one"),
+])
+def test_every_invalid_option_is_one_line_naming_its_key(options, message, tmp_path):
+    from dataprep.config import ConfigError
+    from dataprep.runner import parse_pipeline
+
+    source = write_jsonl(tmp_path / "in.jsonl", corpus_records(5))
+    with pytest.raises(ConfigError) as e:
+        parse_pipeline({"stages": [{"ingest": {"paths": [str(source)]}}, {"tokenize": options}]})
+    assert str(e.value).startswith(f"config: stages[1].tokenize.{message}")
+    assert "\n" not in str(e.value)
+
+
+def test_training_errors_name_the_option_on_the_command_line(raw, tmp_path):
+    from click.testing import CliRunner
+
+    from dataprep.cli import _add_stage_commands, cli
+
+    _add_stage_commands()
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, list(args))
+        assert result.exit_code != 0 and isinstance(result.exception, SystemExit)  # no other exception escaped
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+        return result.output.strip()
+
+    train = ["tokenizer", "train", "-i", str(raw), "-o", str(tmp_path / "tok")]
+    assert run(*train, "--vocab-size", "-5") == "Error: --vocab-size: must be >= 260, got -5"
+    assert run(*train, "--max-chars", "0") == "Error: --max-chars: must be >= 1, got 0"
+    assert run(*train, "--text-column", "body").startswith("Error: --text-column: ")
+    assert run(*train, "--text-column", "body").endswith("has no column 'body'")
+    assert run(*train, "--preset", "baichuan2", "--vocab-size", "300").startswith(
+        "Error: --vocab-size: 300 is too small for this corpus; the baichuan2 preset needs")
+    stage = ["tokenize", "-i", str(raw), "-o", str(tmp_path / "out"), "-q", "--workers", "1"]
+    assert run(*stage, "--train", "bytelevel-bpe", "--vocab-size", "-5") == \
+        "Error: ConfigError: tokenize.vocab_size: must be >= 260, got -5"
+    assert run(*stage, "--train", "bytelevel-bpe", "--text-column", "body").startswith(
+        "Error: StageError: tokenize.text_column: ")
+    assert run(*stage, "--train", "baichuan2", "--vocab-size", "100000").startswith(
+        "Error: StageError: tokenize.vocab_size: 100000 is too large for this corpus")

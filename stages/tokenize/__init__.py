@@ -31,6 +31,11 @@ from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, te
 from . import formats as F
 from . import loader as L
 
+# Allowed values of the integer options (the upper bounds keep them within the int64 arithmetic of
+# shard planning, and vocab_size within SentencePiece's int32).
+INT_RANGES = {"vocab_size": (L.MIN_VOCAB_SIZE, L.MAX_VOCAB_SIZE), "train_chars": (1, 2**63 - 1),
+              "shard_tokens": (1, 2**63 - 1), "seq_len": (1, 2**63 - 1), "batch_size": (1, 2**63 - 1)}
+
 FormatName = Literal["megatron", "hf", "hf-disk", "numpy", "nanogpt", "nanotron", "mds"]
 
 
@@ -41,7 +46,7 @@ class TokenizeConfig:
     train: Optional[Literal["bytelevel-bpe", "baichuan2"]] = option(
         None, help="Train a tokenizer on this corpus first (saved in OUTPUT/tokenizer/): byte-level BPE, or "
                    "Baichuan-2-like SentencePiece BPE (digits split, byte fallback, whitespace pieces).")
-    vocab_size: int = option(32000, help="Vocabulary size when training.")
+    vocab_size: int = option(32000, help="Vocabulary size when training (at least 260).")
     train_chars: int = option(200_000_000, help="Characters of text (first documents in corpus order) to train on.")
     add_bos: bool = option(False, help="Prepend the tokenizer's BOS token to every document.")
     add_eos: bool = option(True, help="Append the tokenizer's EOS token to every document (an error if it has none).")
@@ -64,12 +69,17 @@ class TokenizeConfig:
             raise ConfigError("tokenizer/train: give exactly one (a tokenizer to use, or a preset to train)")
         if not self.formats:
             raise ConfigError("formats: give at least one output format")
-        if self.shard_tokens < 1 or self.batch_size < 1 or self.vocab_size < 260:
-            raise ConfigError("shard_tokens and batch_size must be >= 1, vocab_size >= 260")
-        if self.seq_len is not None and self.seq_len < 1:
-            raise ConfigError("seq_len: must be >= 1")
+        for fmt in self.formats:
+            if self.formats.count(fmt) > 1:
+                raise ConfigError(f"formats: {fmt} is listed twice")
+        for key, (low, high) in INT_RANGES.items():
+            value = getattr(self, key)
+            if value is not None and value < low:
+                raise ConfigError(f"{key}: must be >= {low}, got {value}")
+            if value is not None and value > high:
+                raise ConfigError(f"{key}: must be <= {high}, got {value}")
         if not 0.0 <= self.val_share < 1.0:
-            raise ConfigError("val_share: must be in [0, 1)")
+            raise ConfigError(f"val_share: must be in [0, 1), got {self.val_share}")
 
 
 def _keys(ids: list[str], seed: int) -> np.ndarray:
@@ -85,8 +95,6 @@ def encode_shard(args: tuple) -> dict:
     """Map step: encode one input shard; write its tokens and per-document arrays; return totals."""
     cfg, info, shard, prefix = args
     table = read_parquet(shard)
-    if cfg.text_column not in table.column_names:
-        raise StageError(f"tokenize.text_column: {shard} has no column {cfg.text_column!r}")
     texts = table[cfg.text_column].to_pylist()
     ids = table["id"].to_pylist()
     enc = L.encoder(info)
@@ -164,9 +172,12 @@ class TokenizeStage(Stage):
                 raise StageError("tokenize.formats: mds needs the mosaicml-streaming package "
                                  "(pip install mosaicml-streaming)") from None
         shards = [str(p) for p in ctx.source.shard_paths]
+        for shard in shards:  # before any work, so a wrong text_column costs nothing
+            L.check_text_column(shard, cfg.text_column, "tokenize.text_column")
         tok_dir = ctx.out_dir / "tokenizer"
         if cfg.train:
-            file = L.train(self._training_texts(shards), tok_dir, cfg.train, cfg.vocab_size)
+            texts = L.training_texts(shards, cfg.text_column, cfg.train_chars, "tokenize.text_column")
+            file = L.train(texts, tok_dir, cfg.train, cfg.vocab_size, key="tokenize.vocab_size")
             info = L.resolve(str(file), cfg.bos_token, cfg.eos_token)
         else:
             info = L.copy_into(L.resolve(cfg.tokenizer, cfg.bos_token, cfg.eos_token), tok_dir)
@@ -190,16 +201,6 @@ class TokenizeStage(Stage):
                 "summaries": summaries, "dtype": dtype,
                 "starts": {split: np.cumsum([0] + [s[f"{split}_tokens"] for s in summaries[:-1]]).tolist()
                            for split in ("train", "val")}}
-
-    def _training_texts(self, shards: list[str]):
-        budget = self.config.train_chars
-        for s in shards:
-            for t in read_parquet(s, [self.config.text_column], threads=True)[self.config.text_column].to_pylist():
-                if budget <= 0:
-                    return
-                if t:
-                    yield t
-                    budget -= len(t)
 
     def tasks(self, source, state: dict) -> list[Task]:
         tasks = []

@@ -8,14 +8,19 @@ worker process opens the file once and keeps it (``encoder``).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from dataprep.corpus import read_parquet
 from dataprep.stage import StageError
 
 # Names under which tokenizers commonly ship their special tokens, most specific first.
@@ -198,24 +203,120 @@ def token_dtype(vocab_size: int, wanted: str = "auto") -> np.dtype:
 # --- training --------------------------------------------------------------------------------
 
 PRESETS = ("bytelevel-bpe", "baichuan2")
+MIN_VOCAB_SIZE = 260  # the 256 byte tokens and a few special ones
+MAX_VOCAB_SIZE = 2**31 - 1  # SentencePiece's vocab_size is an int32
+
+# Training sees no run longer than MAX_RUN_CHARS characters of one kind (letters and digits, other
+# symbols, or whitespace): a longer run is cut every MAX_RUN_CHARS characters, as if a space stood
+# there. Without the bound one unbroken run (a 1 MB line of base64, 350k CJK characters with no
+# punctuation) is a single word to the BPE trainers, whose work per merge grows with the word's
+# length, so training time grew with the square of the run. Runs that long are not text a
+# tokenizer should learn whole, and ordinary text in any script has almost none, so training on it
+# is unchanged. Encoding is unaffected: the saved tokenizers hold no such cut.
+MAX_RUN_CHARS = 256
+# SentencePiece's cap on a training sentence is in bytes (max_sentence_length); a sentence of at
+# most this many characters fits it whatever the script (UTF-8 needs at most 4 bytes a character).
+SP_SENTENCE_BYTES = 4096
+SP_SENTENCE_CHARS = SP_SENTENCE_BYTES // 4
+
+# A run is matched only from its first character (the lookbehinds), so the scan stays linear even
+# for runs just below the bound.
+_LONG_RUN = re.compile(r"(?<!\w)\w{%(n)d,}|(?<![^\w\s])[^\w\s]{%(n)d,}|(?<!\s)\s{%(n)d,}" % {"n": MAX_RUN_CHARS + 1})
+# A word with the space around it, at most 3 * MAX_RUN_CHARS long once runs are cut.
+_WORD = re.compile(r"\s*\S{1,%d}\s*|\s+" % MAX_RUN_CHARS)
 
 
-def train(texts: Iterable[str], out_dir: Path, preset: str, vocab_size: int, threads: int = 1) -> Path:
+def split_long_runs(text: str) -> list[str]:
+    """``text`` cut into consecutive parts (joined, they give ``text`` back) in which no run of
+    one kind is longer than MAX_RUN_CHARS; a text without such a run stays whole."""
+    if len(text) <= MAX_RUN_CHARS:
+        return [text]
+    parts, start = [], 0
+    for m in _LONG_RUN.finditer(text):
+        for cut in range(m.start() + MAX_RUN_CHARS, m.end(), MAX_RUN_CHARS):
+            parts.append(text[start:cut])
+            start = cut
+    parts.append(text[start:])
+    return parts
+
+
+def check_text_column(shard: str, column: str, key: str) -> None:
+    """Raise a one-line error naming ``key`` unless ``shard`` has a string column ``column``."""
+    try:
+        schema = pq.read_schema(shard)
+    except (pa.ArrowException, OSError) as e:
+        raise StageError(f"{shard}: unreadable Parquet shard ({str(e).splitlines()[0]})") from None
+    if column not in schema.names:
+        raise StageError(f"{key}: {shard} has no column {column!r}")
+    kind = schema.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise StageError(f"{key}: column {column!r} of {shard} holds {kind}, not text")
+
+
+def training_texts(shards: list[str], column: str, max_chars: int, key: str = "text_column") -> Iterator[str]:
+    """The non-empty texts of ``column``, shard by shard in corpus order, until ``max_chars``
+    characters have been given. Every shard is checked for the column first, so a wrong column
+    (``key`` names the option) is an error before training starts."""
+    for shard in shards:
+        check_text_column(shard, column, key)
+
+    def texts() -> Iterator[str]:
+        budget = max_chars
+        for shard in shards:
+            for t in read_parquet(shard, [column], threads=True)[column].to_pylist():
+                if budget <= 0:
+                    return
+                if t:
+                    yield t
+                    budget -= len(t)
+
+    return texts()
+
+
+def train(texts: Iterable[str], out_dir: Path, preset: str, vocab_size: int, threads: int = 1,
+          key: str = "vocab_size") -> Path:
     """Train a tokenizer on ``texts``; write it under ``out_dir`` and return the file.
 
     bytelevel-bpe: GPT-2 style byte-level BPE (HF tokenizers), <|endoftext|> as EOS and
     <|startoftext|> as BOS. baichuan2: SentencePiece BPE as described for Baichuan 2 (arXiv
     2309.10305, section 2.2): no normalisation, digits split, byte fallback for unknown characters,
-    and whitespace pieces (runs of spaces, tab, newline) so code keeps its indentation."""
+    and whitespace pieces (runs of spaces, tab, newline) so code keeps its indentation.
+    Both are given ``trainer_input(texts, preset)``, in which no run is longer than MAX_RUN_CHARS,
+    so training time is linear in the input. ``key`` names the vocabulary size option in errors."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if preset == "bytelevel-bpe":
-        return _train_bytelevel(texts, out_dir, vocab_size)
+        return _train_bytelevel(trainer_input(texts, preset), out_dir, vocab_size)
     if preset == "baichuan2":
-        return _train_sentencepiece(texts, out_dir, vocab_size, threads)
+        return _train_sentencepiece(trainer_input(texts, preset), out_dir, vocab_size, threads, key)
     raise StageError(f"tokenizer preset {preset!r}: expected one of {', '.join(PRESETS)}")
 
 
-def _train_bytelevel(texts: Iterable[str], out_dir: Path, vocab_size: int) -> Path:
+def trainer_input(texts: Iterable[str], preset: str) -> Iterator[str]:
+    """What the trainer of ``preset`` is given: the texts cut by ``split_long_runs``; for
+    SentencePiece, one sentence per non-blank line, and a line longer than SP_SENTENCE_CHARS cut
+    between words into sentences of at most that many characters."""
+    for t in texts:
+        if preset != "baichuan2":
+            yield from split_long_runs(t)
+            continue
+        for line in t.split("\n"):
+            if not line.strip():
+                continue
+            for part in split_long_runs(line):
+                if len(part) <= SP_SENTENCE_CHARS:
+                    yield part
+                    continue
+                sentence, size = [], 0
+                for word in _WORD.findall(part):
+                    if size + len(word) > SP_SENTENCE_CHARS:
+                        yield "".join(sentence)
+                        sentence, size = [], 0
+                    sentence.append(word)
+                    size += len(word)
+                yield "".join(sentence)
+
+
+def _train_bytelevel(pieces: Iterable[str], out_dir: Path, vocab_size: int) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -224,7 +325,7 @@ def _train_bytelevel(texts: Iterable[str], out_dir: Path, vocab_size: int) -> Pa
     specials = ["<|endoftext|>", "<|startoftext|>"]
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(texts, trainer=trainer)
+    tok.train_from_iterator(pieces, trainer=trainer)
     path = out_dir / "tokenizer.json"
     tok.save(str(path))
     (out_dir / "tokenizer_config.json").write_text(json.dumps(
@@ -233,30 +334,32 @@ def _train_bytelevel(texts: Iterable[str], out_dir: Path, vocab_size: int) -> Pa
     return path
 
 
-def _sentences(texts: Iterable[str], max_bytes: int) -> Iterator[str]:
-    for t in texts:
-        for line in t.split("\n"):
-            if line.strip():
-                yield line.encode("utf-8", "ignore")[:max_bytes].decode("utf-8", "ignore")
-
-
-def _train_sentencepiece(texts: Iterable[str], out_dir: Path, vocab_size: int, threads: int) -> Path:
+def _train_sentencepiece(sentences: Iterable[str], out_dir: Path, vocab_size: int, threads: int, key: str) -> Path:
     import sentencepiece as spm
-
-    import io
 
     model = io.BytesIO()  # written by us, so the model does not embed this run's output path
     whitespace = ["\t", "\n"] + ["\u2581" * k for k in (2, 3, 4, 8, 12, 16)]
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=_sentences(texts, 4096), model_writer=model, vocab_size=vocab_size,
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
             model_type="bpe", byte_fallback=True, split_digits=True, normalization_rule_name="identity",
             remove_extra_whitespaces=False, allow_whitespace_only_pieces=True, split_by_whitespace=True,
-            user_defined_symbols=whitespace, character_coverage=0.9995, max_sentence_length=4096,
+            user_defined_symbols=whitespace, character_coverage=0.9995, max_sentence_length=SP_SENTENCE_BYTES,
             unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=max(1, threads), minloglevel=2,
             train_extremely_large_corpus=False, shuffle_input_sentence=False)
     except RuntimeError as e:
-        raise StageError(f"tokenizer training (baichuan2 preset, vocab_size {vocab_size}) failed: {e}") from None
+        message = str(e).strip()
+        too_small = re.search(r"required_chars\. \d+ vs (\d+)", message)
+        too_large = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", message)
+        if too_small:
+            raise StageError(f"{key}: {vocab_size} is too small for this corpus; the baichuan2 preset needs "
+                             f"{too_small[1]} pieces for its characters (those making up 99.95% of the text) "
+                             "and special tokens") from None
+        if too_large:
+            raise StageError(f"{key}: {vocab_size} is too large for this corpus; the baichuan2 preset can learn at "
+                             f"most {too_large[2]} pieces from it") from None
+        raise StageError(f"tokenizer training (baichuan2 preset, {key} {vocab_size}) failed: "
+                         f"{message.splitlines()[0]}") from None
     path = out_dir / "tokenizer.model"
     path.write_bytes(model.getvalue())
     return path
