@@ -43,8 +43,9 @@ class LangidConfig:
     groups: dict[str, list[str]] = option({}, help="Report these languages as one, e.g. {sh: [sr, hr, bs]}.")
     exempt: dict[str, list[str]] = option({}, help="Label but never filter rows whose column has one of these "
                                                     "values, e.g. {source: [code]} (fastText scores code low).")
-    correct_scripts: bool = option(True, help="Use script evidence: Han-only text called `ja` becomes `zh` "
-                                              "unless it has Japanese-only kanji; kana means `ja`, hangul `ko`.")
+    correct_scripts: bool = option(True, help="Use script evidence: Han text (no kana or hangul, >= 75% of "
+                                              "words Han) is `zh` whatever the model says, `ja` with "
+                                              "Japanese-only kanji; kana means `ja`, hangul `ko`.")
     top_k: int = option(1, help="Also store the k best labels with scores in `lang_top` (when > 1).")
     paragraphs: bool = option(False, help="Also identify each paragraph; adds `lang_shares` (characters per "
                                           "language) and `lang_mix` (share not in the document's language).")
@@ -124,6 +125,25 @@ def parse_label(label: str) -> tuple[str, str | None]:
     return name, None
 
 
+# lid.176 labels of languages written in Han characters (Chinese varieties, Japanese): the model's
+# probability mass on them is its confidence that Han text is in one of them.
+HAN_LABELS = frozenset({"zh", "ja", "wuu", "yue", "gan", "hak", "nan", "lzh", "cdo", "hsn", "cjy"})
+
+
+def han_probability(labels: list[str], probs: list[float]) -> float:
+    return min(sum(float(p) for label, p in zip(labels, probs) if parse_label(label)[0] in HAN_LABELS), 1.0)
+
+
+def label_probability(lang: str, labels: list[str], probs: list[float]) -> tuple[float, str | None] | None:
+    """The model's probability for `lang` and its label's script, from labels listed best first
+    (the best label when several map to `lang`); None when `lang` is not among them."""
+    for label, prob in zip(labels, probs):
+        code, script = parse_label(label)
+        if code == lang:
+            return min(float(prob), 1.0), script
+    return None
+
+
 # --- script evidence ----------------------------------------------------------------------------
 
 # Kanji in their Japanese (shinjitai) form, which Chinese writes differently in both Simplified and
@@ -158,7 +178,9 @@ _SIMP_TRAD = (
 ).split()
 SIMPLIFIED_ONLY = {p[0] for p in _SIMP_TRAD if p[0] != p[1]}
 TRADITIONAL_ONLY = {p[1] for p in _SIMP_TRAD if p[0] != p[1]}
-_KANA = re.compile(f"[{T.KANA}]")
+# dataprep.text's KANA less the katakana middle dot ・ (U+30FB), which Chinese web text also writes
+# between names.
+_KANA = re.compile("[\u3040-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 _HANGUL = re.compile(f"[{T.HANGUL}]")
 _HAN = re.compile(f"[{T.HAN}]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -179,23 +201,47 @@ def chinese_script(text: str) -> str | None:
 
 
 CJK_LABELS = frozenset({"zh", "ja", "ko", "wuu", "yue"})
+# Characters of written Cantonese that standard written Chinese does not use (嘅: 的, 咗: 了,
+# 佢: 他, 哋: 们, 冇: 没有, 喺: 在, ...). A `yue` call on Han text stands only with one of them.
+YUE_ONLY = set("嘅咗佢哋冇啲嘢喺嚟嗰唔噉")
+_YUE_RE = re.compile("[" + "".join(sorted(YUE_ONLY)) + "]")
+# Han text: at least this share of its words are Han characters. Parallel "中文 / English" lines
+# measure 0.55-0.67 and keep the model's call; "MySQL索引优化实战" measures 0.86.
+MOSTLY_HAN = 0.75
+
+
+def han_share(text: str) -> float:
+    """Share of the words that are Han characters, words as in `dataprep.text.words`: a Han (or
+    kana) character is one word, a run of other letters (`Baichuan2`, `LLM`) is one word; words
+    without a letter (numbers) do not count, nor do punctuation, spaces and emoji."""
+    words = [w for w in T.words(text) if _LETTER.search(w)]
+    return sum(1 for w in words if _HAN.match(w)) / len(words) if words else 0.0
 
 
 def correct_cjk(lang: str, text: str) -> str:
-    """Fix the CJK calls the model gets wrong from script evidence alone."""
-    if lang not in CJK_LABELS:
+    """The language script evidence gives where it overrules the model's call `lang`.
+
+    Han text (no kana, no hangul, at least `MOSTLY_HAN` of its words Han characters) is Chinese
+    whatever the call (lid.176 calls some of it `ja`, `ko`, `wuu`, `yue`, or a language of another
+    script: `bg`, `pt`, ...), or Japanese when it has Japanese-only kanji; a `yue` call stands
+    when the text has Cantonese-only characters. A CJK call on text with hangul making up most
+    of its CJK characters is `ko`, with kana at 5% or more `ja`."""
+    cjk_call = lang in CJK_LABELS
+    if not cjk_call and (text.isascii() or not _HAN.search(text)):
         return lang
-    if not _KANA.search(text) and not _HANGUL.search(text):
-        if lang == "ja" and _HAN.search(text) and not _JA_KANJI_RE.search(text):
-            return "zh"
+    if _KANA.search(text) or _HANGUL.search(text):
+        if not cjk_call:
+            return lang
+        kana, hangul = len(_KANA.findall(text)), len(_HANGUL.findall(text))
+        cjk = kana + hangul + len(_HAN.findall(text))
+        if hangul / cjk > 0.5:
+            return "ko"
+        if kana / cjk >= 0.05:
+            return "ja"
         return lang
-    kana, hangul = len(_KANA.findall(text)), len(_HANGUL.findall(text))
-    cjk = kana + hangul + len(_HAN.findall(text))
-    if hangul / cjk > 0.5:
-        return "ko"
-    if kana / cjk >= 0.05:
-        return "ja"
-    return lang
+    if lang == "zh" or (lang == "yue" and _YUE_RE.search(text)) or han_share(text) < MOSTLY_HAN:
+        return lang
+    return "ja" if _JA_KANJI_RE.search(text) else "zh"
 
 
 # --- text preparation ---------------------------------------------------------------------------
@@ -224,8 +270,9 @@ def prepare_text(text: str, max_chars: int) -> str:
 class LangidStage(Stage):
     """Identify each document's language with fastText (lid.176 by default, offline).
 
-    Adds `lang`, `lang_score` and `zh_script` (Hans/Hant for Chinese). Han-only text that lid.176
-    calls Japanese is corrected to Chinese unless it has Japanese-only kanji. Documents outside
+    Adds `lang`, `lang_score` and `zh_script` (Hans/Hant for Chinese). Han text is Chinese
+    whatever lid.176 calls it (Japanese, Bulgarian, ...) unless it has Japanese-only kanji; its
+    score is the model's probability for zh. Documents outside
     `allow` are rejected as `langid:not_allowed`, those under their threshold as
     `langid:below_threshold` (default 0.5 as in CCNet).
 
@@ -259,19 +306,35 @@ class LangidStage(Stage):
             batch = texts[start:start + cfg.batch_size]
             prepared = [prepare_text(t, cfg.max_chars) for t in batch]
             labels, probs = model.predict(prepared, k=cfg.top_k)
+            pending = []  # (row, text, lang): corrected calls scored from the model's whole distribution
             for text, lab, prob in zip(prepared, labels, probs):
                 if not lab or not _LETTER.search(text):  # no letters (empty, digits, emoji): no language
                     langs.append("und"), scores.append(0.0), scripts.append(None), tops.append([])
                     continue
-                lang, script = parse_label(lab[0])
-                if cfg.correct_scripts and lang in CJK_LABELS:
-                    lang = correct_cjk(lang, text)
+                top, script = parse_label(lab[0])
+                lang, score = top, min(float(prob[0]), 1.0)
+                if cfg.correct_scripts:
+                    lang = correct_cjk(top, text)
+                    if lang != top:
+                        found = label_probability(lang, lab, prob)
+                        if found is None or (lang in ("zh", "ja") and top != "zh"):
+                            pending.append((len(scores), text, lang))
+                        score, script = found or (0.0, None)
                 langs.append(group.get(lang, lang))
-                scores.append(min(float(prob[0]), 1.0))
+                scores.append(score)
                 scripts.append(script)
                 if cfg.top_k > 1:
                     tops.append([(group.get(code, code), min(float(p), 1.0))
                                  for code, p in ((parse_label(l)[0], p) for l, p in zip(lab, prob))])
+            if pending:  # every label the model gives at least ~1e-5 (fastText leaves out the rest)
+                every_lab, every_prob = model.predict([text for _, text, _ in pending], k=-1, threshold=0.0)
+                for (row, text, lang), lab, prob in zip(pending, every_lab, every_prob):
+                    found = label_probability(lang, lab, prob) or (0.0, None)
+                    scripts[row] = found[1]
+                    # Han text: the model's mass on Han-script languages (which the script narrows to
+                    # `lang`), not the share it happened to give `lang` among them
+                    han = not _KANA.search(text) and not _HANGUL.search(text)
+                    scores[row] = han_probability(lab, prob) if lang in ("zh", "ja") and han else found[0]
 
     def _paragraph_shares(self, texts: list[str], doc_langs: list[str]) -> tuple[list, list]:
         owners, paras = [], []

@@ -1,14 +1,17 @@
+import csv
 import json
+import re
 
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from conftest import read_corpus, read_rejected
+from dataprep import text as T
 from dataprep.config import ConfigError, parse
 from dataprep.stage import StageError
-from dataprep.stages.langid import (LangidConfig, LangidStage, chinese_script, correct_cjk, load_model, parse_label,
-                           prepare_text)
+from dataprep.stages.langid import (LangidConfig, LangidStage, chinese_script, correct_cjk, han_share, load_model,
+                                    parse_label, prepare_text)
 
 pytest.importorskip("fasttext")
 
@@ -27,6 +30,8 @@ def run(texts: list[str], **options):
 
 
 ZH = "数据清洗是大模型预训练中非常重要的一步，需要去掉重复和低质量的网页。"
+# A Han-only web line lid.176 calls Bulgarian (0.42); it gives zh 0.033.
+WEB_LINE = "凡有事情人们都会在网络上交流，正确的道理和邪说歪理很容易就会露出其真容。"
 EN = "Data cleaning is one of the most important steps before pretraining a large language model."
 
 
@@ -39,12 +44,118 @@ def test_common_languages():
     assert all(0.5 < r["lang_score"] <= 1.0 for r in kept)
 
 
-def test_han_only_text_called_japanese_becomes_chinese_unless_it_has_japanese_kanji():
+def test_script_rule_han_text_is_chinese_whatever_the_call():
     assert correct_cjk("ja", "联合国大会通过并颁布") == "zh"
     assert correct_cjk("ja", "『世界人権宣言』") == "ja"  # 権 is the Japanese form (Chinese: 权/權)
     assert correct_cjk("zh", "これは日本語です") == "ja"
     assert correct_cjk("zh", "한국어 문장") == "ko"
-    assert correct_cjk("en", "联合国") == "en"  # only CJK calls are corrected
+    assert correct_cjk("bg", WEB_LINE) == "zh"
+    assert correct_cjk("ko", "昆明还将医疗保障纳入年度考核，对落实不力的单位进行通报。") == "zh"
+    assert correct_cjk("de", "iPhone电池健康度下降怎么办") == "zh"  # 10 Han words of 11
+    assert correct_cjk("en", "世界人権宣言") == "ja"  # the kanji rule holds for any call
+    assert correct_cjk("bg", "列夫・托尔斯泰的小说") == "zh"  # the katakana middle dot is not kana
+    assert correct_cjk("wuu", "据统计，去年全市新增就业岗位五万多个。") == "zh"
+    assert correct_cjk("yue", "风雨过后总会有彩虹，坚持下去就会看到希望。") == "zh"
+    assert correct_cjk("yue", "佢哋今日去咗邊度食飯呀？") == "yue"  # Cantonese-only 佢, 哋, 咗
+    # not Han text: English-dominated lines, parallel Chinese/English lines, kana
+    assert correct_cjk("en", "The Baichuan 2 report (百川2技术报告) explains how the data was cleaned.") == "en"
+    assert correct_cjk("en", "训练数据 / Training data") == "en"
+    assert correct_cjk("bg", "東京のホテル") == "bg"
+    assert correct_cjk("en", "Data cleaning") == "en"
+
+
+def test_han_share_counts_words():
+    assert han_share("MySQL索引优化实战") == pytest.approx(6 / 7)  # a Latin run is one word
+    assert han_share("2024年3月，GPU价格") == pytest.approx(4 / 5)  # numbers and punctuation do not count
+    assert han_share("训练数据 / Training data") == pytest.approx(4 / 6)
+    assert han_share("Data cleaning") == 0.0 and han_share("12345") == 0.0
+
+
+# Han text lid.176 calls something else: a web line, sample_data sentences, headings
+# and titles. Raw label in the comment.
+MISLABELLED_HAN = [
+    WEB_LINE,  # bg
+    "记者在福州走访时看到，快递柜周边的环境比过去整洁了许多。",  # sr
+    "昆明还将医疗保障纳入年度考核，对落实不力的单位进行通报。",  # ko
+    "徐明说，接下来要把更多精力放在非遗保护的细节上，让服务更贴心。",  # sh
+    "孙婷介绍说，博物馆会定期公布非遗保护的进展情况，接受社会监督。",  # kk
+    "扫码进群领红包！减肥神药一周瘦十斤！高仿名表批发！",  # uk
+    "友情链接",  # de
+    "温故而知新",  # ru
+    "MySQL索引优化实战",  # ml
+    "Redis缓存穿透与雪崩",  # pt
+    "医生建议他少吃油腻的食物，多喝水。",  # ja
+]
+
+
+def model_probability(text: str, lang: str) -> float:
+    labels, probs = load_model(None).predict(prepare_text(text, 2000), k=-1)
+    return dict(zip(labels, probs)).get(f"__label__{lang}", 0.0)
+
+
+def han_probability(text: str) -> float:
+    """The model's mass on languages written in Han characters (what a corrected Han call scores)."""
+    labels, probs = load_model(None).predict(prepare_text(text, 2000), k=-1)
+    han = {"zh", "ja", "wuu", "yue", "gan", "hak", "nan", "lzh", "cdo", "hsn", "cjy"}
+    return min(sum(p for label, p in zip(labels, probs) if label.removeprefix("__label__") in han), 1.0)
+
+
+def test_han_text_lid176_mislabels_comes_out_chinese_with_the_zh_score():
+    raw, _ = run(MISLABELLED_HAN, correct_scripts=False, min_score=0.0)
+    assert all(r["lang"] != "zh" for r in raw)
+    assert len({r["lang"] for r in raw} - {"ja", "ko", "wuu", "yue"}) >= 8
+    kept, _ = run(MISLABELLED_HAN, min_score=0.0, top_k=2)
+    assert [r["lang"] for r in kept] == ["zh"] * len(MISLABELLED_HAN)
+    assert kept[0]["zh_script"] == "Hans"
+    for r, text in zip(kept, MISLABELLED_HAN):  # the model's Han-language mass, not the top label's score
+        assert r["lang_score"] == pytest.approx(han_probability(text), rel=1e-6)
+        assert r["lang_score"] >= model_probability(text, "zh")
+        assert r["lang_top"][0]["lang"] != "zh" and 0.0 < r["lang_score"] <= 1.0  # lang_top: the model's own ranking
+    assert kept[0]["lang_score"] == pytest.approx(0.402, abs=0.001)  # zh alone is 0.033, 6th in lid.176's list
+
+
+def test_han_text_is_judged_by_the_zh_threshold():
+    kept, rejected = run([WEB_LINE, ZH])
+    assert [r["lang"] for r in kept] == ["zh"]
+    assert [(r["lang"], r["reason"]) for r in rejected] == [("zh", "langid:below_threshold")]
+    kept, rejected = run([WEB_LINE, ZH], thresholds={"zh": 0.3}, allow=["zh"])
+    assert [r["lang"] for r in kept] == ["zh", "zh"] and not rejected
+
+
+def test_paragraph_shares_use_the_script_rule():
+    doc = "\n".join(MISLABELLED_HAN[:5])
+    kept, _ = run([doc, doc + "\n" + EN], paragraphs=True, min_score=0.0)
+    assert [r["lang"] for r in kept] == ["zh", "zh"]
+    assert dict(kept[0]["lang_shares"]) == {"zh": 1.0} and kept[0]["lang_mix"] == 0.0
+    assert set(dict(kept[1]["lang_shares"])) == {"zh", "en"} and 0.0 < kept[1]["lang_mix"] < 0.5
+
+
+_CLAUSE = re.compile(r"[^，、；。：！？,;:!?（）()「」『』“”《》\s]{4,}")
+
+
+def test_udhr_and_web_han_text_lid176_mislabels_is_chinese(shared_data):
+    """Chinese UDHR lines, their clauses and the Chinese seed web pages' sentences that raw
+    lid.176 calls anything but zh come out zh; the Japanese UDHR lines stay Japanese."""
+    with open(shared_data / "langid" / "udhr2_lines.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    chinese = set()
+    for r in rows:
+        if r["label_iso639_1"] == "zh":
+            chinese.add(r["text"])
+            chinese.update(c for c in _CLAUSE.findall(r["text"]) if han_share(c) == 1.0)
+    for path in sorted((shared_data / "seeds_text").glob("*.txt")):
+        for paragraph in T.split_paragraphs(path.read_text(encoding="utf-8")):
+            chinese.update(s for s in T.split_sentences(paragraph) if han_share(s) == 1.0)
+    chinese = sorted(chinese)
+    raw, _ = run(chinese, correct_scripts=False, min_score=0.0)
+    missed = [text for text, r in zip(chinese, raw) if r["lang"] != "zh"]
+    other_script = {r["lang"] for r in raw} - {"zh", "ja", "ko", "wuu", "yue"}
+    assert len(missed) >= 40 and len(other_script) >= 10  # ja, and Armenian, German, Serbian, ...
+    kept, _ = run(missed, min_score=0.0)
+    assert {text: r["lang"] for text, r in zip(missed, kept) if r["lang"] != "zh"} == {}
+    japanese = [r["text"] for r in rows if r["label_iso639_1"] == "ja"]
+    kept, _ = run(japanese, min_score=0.0)
+    assert {r["lang"] for r in kept} == {"ja"}
 
 
 def test_traditional_and_simplified_script():
