@@ -1,8 +1,8 @@
-/* Compiled inner loops of the dedup stage.
+/* Compiled inner loops of the dedup and quality stages.
  *
- * Everything here has a pure-Python/numpy twin (dataprep.text, stages.dedup.minhash/vector) that
- * gives bit-identical results; tests compare the two on random text. The module is optional: the
- * package works, more slowly, when it was not built.
+ * Everything here has a pure-Python/numpy twin (dataprep.text, stages.dedup.minhash/vector,
+ * stages.quality.kernel) that gives bit-identical results; tests compare the two on random input.
+ * The module is optional: the package works, more slowly, when it was not built.
  *
  *   set_tables(fold, multi)          per-code-point normalisation table, built in Python (kernel.py)
  *   shingle_hashes(texts, n, kind)   normalise, cut units, hash every n-gram of units
@@ -11,6 +11,8 @@
  *   pair_jaccard(parts, part_of, start_of, count_of, pairs, width) exact Jaccard of distinct hashes
  *   band_pairs(keys, bands, usable, small_group)           LSH candidate pairs of all bands
  *   components(n, left, right)                             connected components (union-find)
+ *   ngram_repetition(h, lengths, doc_starts, top_sizes, dup_sizes) word n-gram repetition per
+ *                                    document, all sizes in one call (quality stage)
  *   sha1_32(data), xxh32(data)       the shingle hashes on their own (for tests)
  *
  * SHA-1 follows FIPS 180-4 (with the x86 SHA extensions when the CPU has them); XXH32 follows
@@ -1081,6 +1083,213 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Word n-gram repetition (quality stage)                                                       */
+
+/* ngram_repetition(h, lengths, doc_starts, top_sizes, dup_sizes) -> tuple of bytes of float64, one
+ * per size (the top sizes, then the dup sizes), one value per document: Gopher's n-gram repetition
+ * signals. h: uint64 hash per word, lengths: int64 characters per word (>= 0), doc_starts: int64
+ * offsets of the n_docs documents (n_docs + 1 of them, from 0 to the number of words).
+ *   top n: max over repeated n-grams (count > 1) of count x characters of the n-gram;
+ *   dup n: characters of the words covered by repeat occurrences (the second and later ones) of an
+ *          n-gram within its document.
+ * The twin is stages.quality.kernel.repetition; n-grams are keyed by the same 64-bit hash (the
+ * polynomial sum of h[i + k] * MIX ** (n - 1 - k), here rolled from window to window, xor the
+ * document's mix), one hash table per document and size. */
+
+#define NG_MIX 0x9E3779B97F4A7C15ULL
+#define NG_DOC_MIX 0xD6E8FEB86659FD93ULL
+
+typedef struct {
+    uint64_t key;
+    int64_t chars;  /* the most characters of an occurrence */
+    uint32_t count; /* occurrences so far */
+    uint32_t stamp; /* in use by the current pass when equal to the table's stamp */
+} NgSlot;
+
+typedef struct {
+    NgSlot *slots;
+    size_t cap, mask;
+    int shift;
+    uint32_t stamp;
+} NgTable;
+
+/* Start a pass of `windows` n-grams: a table of at least twice as many slots (the first ones of
+ * the buffer, grown when too small), emptied by a new stamp. */
+static int ng_begin(NgTable *t, size_t windows) {
+    size_t size = 4;
+    int bits = 2;
+    while (size < 2 * windows) {
+        size <<= 1;
+        bits++;
+    }
+    if (size > t->cap) {
+        NgSlot *s = calloc(size, sizeof(NgSlot));
+        if (!s) return -1;
+        free(t->slots);
+        t->slots = s;
+        t->cap = size;
+    }
+    if (++t->stamp == 0) { /* wrapped: old stamps could match again */
+        memset(t->slots, 0, t->cap * sizeof(NgSlot));
+        t->stamp = 1;
+    }
+    t->mask = size - 1;
+    t->shift = 64 - bits;
+    return 0;
+}
+
+/* The slot of key, inserted (count 0, chars -1) if absent. Keys are sums of products of word
+ * hashes: multiplicative hashing (the top bits of key x an odd constant) spreads them enough. */
+static inline NgSlot *ng_find(NgTable *t, uint64_t key) {
+    size_t i = (size_t)((key * 0xBF58476D1CE4E5B9ULL) >> t->shift);
+    for (;;) {
+        NgSlot *s = &t->slots[i];
+        if (s->stamp != t->stamp) {
+            s->stamp = t->stamp;
+            s->key = key;
+            s->count = 0;
+            s->chars = -1;
+            return s;
+        }
+        if (s->key == key) return s;
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* One document (words h[0..len), document number d) and one size n >= 1, len >= n. */
+static int ng_doc(NgTable *t, const uint64_t *h, const int64_t *lengths, size_t len, uint64_t d, size_t n,
+                  int top, double *out) {
+    size_t windows = len - n + 1;
+    if (ng_begin(t, windows) < 0) return -1;
+    uint64_t pw = 1, g = 0, mix = d * NG_DOC_MIX;
+    int64_t c = 0, covered = 0;
+    for (size_t k = 0; k + 1 < n; k++) pw *= NG_MIX; /* MIX ** (n - 1): the weight of a window's first word */
+    for (size_t k = 0; k < n; k++) {
+        g = g * NG_MIX + h[k];
+        c += lengths[k];
+    }
+    double best = 0.0;
+    size_t end = 0; /* words before end are covered or behind the windows read */
+    for (size_t i = 0;; i++) {
+        NgSlot *s = ng_find(t, g ^ mix);
+        if (top) {
+            s->count++;
+            if (c > s->chars) s->chars = c;
+            if (s->count > 1) {
+                double v = (double)s->count * (double)s->chars;
+                if (v > best) best = v;
+            }
+        } else if (s->count++) { /* a repeat: cover words [i, i + n) */
+            for (size_t j = i > end ? i : end; j < i + n; j++) covered += lengths[j];
+            end = i + n;
+        }
+        if (i + 1 == windows) break;
+        g = (g - h[i] * pw) * NG_MIX + h[i + n];
+        c += lengths[i + n] - lengths[i];
+    }
+    *out = top ? best : (double)covered;
+    return 0;
+}
+
+static int ng_sizes(PyObject *obj, Py_ssize_t **sizes, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(obj, "sizes must be a sequence of int");
+    if (!seq) return -1;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    *sizes = malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
+    *count = m;
+    if (!*sizes) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t k = 0; k < m; k++) {
+        Py_ssize_t v = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        if (v < 1) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "ngram_repetition: sizes must be >= 1");
+            return -1;
+        }
+        (*sizes)[k] = v;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyObject *py_ngram_repetition(PyObject *self, PyObject *args) {
+    Py_buffer hb, lb, sb;
+    PyObject *top_obj, *dup_obj;
+    if (!PyArg_ParseTuple(args, "y*y*y*OO", &hb, &lb, &sb, &top_obj, &dup_obj)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t *top = NULL, *dup = NULL, ntop = 0, ndup = 0;
+    double **outs = NULL;
+    NgTable table = {NULL, 0, 0, 0, 0};
+    const uint64_t *h = hb.buf;
+    const int64_t *lengths = lb.buf, *starts = sb.buf;
+    Py_ssize_t nwords = hb.len / 8, ndocs = sb.len / 8 - 1;
+    if (ng_sizes(top_obj, &top, &ntop) < 0 || ng_sizes(dup_obj, &dup, &ndup) < 0) goto done;
+    if (hb.len % 8 || lb.len != hb.len || sb.len % 8 || ndocs < 0 || starts[0] != 0 || starts[ndocs] != nwords) {
+        PyErr_SetString(PyExc_ValueError, "ngram_repetition: inconsistent sizes");
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d < ndocs; d++)
+        if (starts[d + 1] < starts[d] || starts[d + 1] - starts[d] > (int64_t)UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "ngram_repetition: doc_starts must be non-decreasing (documents "
+                                              "of fewer than 2**32 words)");
+            goto done;
+        }
+    for (Py_ssize_t k = 0; k < nwords; k++)
+        if (lengths[k] < 0) {
+            PyErr_SetString(PyExc_ValueError, "ngram_repetition: negative word length");
+            goto done;
+        }
+    Py_ssize_t nout = ntop + ndup;
+    result = PyTuple_New(nout);
+    outs = malloc((size_t)(nout ? nout : 1) * sizeof(double *));
+    if (!result || !outs) {
+        Py_CLEAR(result);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < nout; k++) {
+        PyObject *b = PyBytes_FromStringAndSize(NULL, ndocs * 8);
+        if (!b) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, k, b);
+        outs[k] = (double *)PyBytes_AS_STRING(b);
+    }
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t d = 0; d < ndocs && !err; d++) {
+        size_t a = (size_t)starts[d], len = (size_t)(starts[d + 1] - starts[d]);
+        for (Py_ssize_t k = 0; k < nout && !err; k++) {
+            size_t n = (size_t)(k < ntop ? top[k] : dup[k - ntop]);
+            outs[k][d] = 0.0;
+            if (len >= n) err = ng_doc(&table, h + a, lengths + a, len, (uint64_t)d, n, k < ntop, &outs[k][d]);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
+done:
+    free(top);
+    free(dup);
+    free(outs);
+    free(table.slots);
+    PyBuffer_Release(&hb);
+    PyBuffer_Release(&lb);
+    PyBuffer_Release(&sb);
+    return result;
+}
+
 static PyObject *hash_of_bytes(PyObject *args, uint32_t (*fn)(const uint8_t *, size_t)) {
     Py_buffer b;
     if (!PyArg_ParseTuple(args, "y*", &b)) return NULL;
@@ -1120,6 +1329,8 @@ static PyMethodDef methods[] = {
     {"band_pairs", py_band_pairs, METH_VARARGS,
      "band_pairs(keys, bands, usable, small_group) -> uint64 candidate pair codes, distinct."},
     {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},
+    {"ngram_repetition", py_ngram_repetition, METH_VARARGS,
+     "ngram_repetition(h, lengths, doc_starts, top_sizes, dup_sizes) -> float64 bytes per size, per document."},
     {"sha1_32", py_sha1_32, METH_VARARGS, "First four bytes of SHA-1, little-endian."},
     {"xxh32", py_xxh32, METH_VARARGS, "XXH32 with seed 0."},
     {"use_sha_extensions", py_use_sha_extensions, METH_VARARGS,
@@ -1127,7 +1338,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Compiled dedup kernels.", -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "Compiled dedup and quality kernels.", -1,
+                                    methods};
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     PyObject *m = PyModule_Create(&module);

@@ -223,17 +223,26 @@ def pick(rng: random.Random, pool: list[str]) -> str:
     return pool[rng.randrange(len(pool))]
 
 
-def zh_sentence(rng: random.Random) -> str:
+def deck(rng: random.Random, pool: list[str]):
+    """Templates in a shuffled order, each once before any repeats: a document does not say the
+    same kind of sentence twice, as real prose does not."""
+    while True:
+        order = list(pool)
+        rng.shuffle(order)
+        yield from order
+
+
+def zh_sentence(rng: random.Random, template: str | None = None) -> str:
     city, city2 = rng.sample(ZH_CITIES, 2)
-    return pick(rng, ZH_TEMPLATES).format(
+    return (template or pick(rng, ZH_TEMPLATES)).format(
         city=city, city2=city2, org=pick(rng, ZH_ORGS), topic=pick(rng, ZH_TOPICS), thing=pick(rng, ZH_THINGS),
         person=pick(rng, ZH_PEOPLE), adj=pick(rng, ZH_ADJ), role=pick(rng, ZH_ROLES), n=rng.randint(2, 90),
         m=rng.randint(1, 12), y=rng.randint(2012, 2024))
 
 
-def en_sentence(rng: random.Random) -> str:
+def en_sentence(rng: random.Random, template: str | None = None) -> str:
     city, city2 = rng.sample(EN_CITIES, 2)
-    return pick(rng, EN_TEMPLATES).format(
+    return (template or pick(rng, EN_TEMPLATES)).format(
         city=city, city2=city2, org=pick(rng, EN_ORGS), topic=pick(rng, EN_TOPICS), thing=pick(rng, EN_THINGS),
         person=pick(rng, EN_PEOPLE), adj=pick(rng, EN_ADJ), role=pick(rng, EN_ROLES), n=rng.randint(2, 90),
         month=pick(rng, MONTHS), y=rng.randint(2012, 2024))
@@ -242,7 +251,9 @@ def en_sentence(rng: random.Random) -> str:
 def prose(rng: random.Random, lang: str, paragraphs: tuple[int, int], sentences: tuple[int, int]) -> str:
     make = zh_sentence if lang == "zh" else en_sentence
     joiner = "" if lang == "zh" else " "
-    paras = [joiner.join(make(rng) for _ in range(rng.randint(*sentences))) for _ in range(rng.randint(*paragraphs))]
+    templates = deck(rng, ZH_TEMPLATES if lang == "zh" else EN_TEMPLATES)
+    paras = [joiner.join(make(rng, next(templates)) for _ in range(rng.randint(*sentences)))
+             for _ in range(rng.randint(*paragraphs))]
     return "\n".join(paras)
 
 
@@ -250,9 +261,10 @@ def other_lang_doc(rng: random.Random, lang: str) -> str:
     spec = OTHER[lang]
     joiner = "" if lang == "ja" else " "
     paras = []
-    for _ in range(rng.randint(2, 4)):
-        sents = [rng.choice(spec["t"]).format(**{k: pick(rng, v) for k, v in spec["pools"].items()})
-                 for _ in range(rng.randint(3, 5))]
+    templates = deck(rng, spec["t"])
+    for _ in range(rng.randint(2, 3)):
+        sents = [next(templates).format(**{k: pick(rng, v) for k, v in spec["pools"].items()})
+                 for _ in range(3)]
         paras.append(joiner.join(sents))
     return "\n".join(paras)
 
