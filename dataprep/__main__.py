@@ -3,12 +3,20 @@
 A command that runs stages starts the workers' fork server first (``executor.start_forkserver``):
 it imports the engine and the stages in the background while this process loads the CLI, which
 takes about 0.3 s off every run. Help, ``inspect`` and one-worker runs skip it.
+
+Ctrl-C, SIGTERM and SIGHUP stop a run with one line and exit status 128 + the signal's number
+(``executor.stop_on_signals``; the CLI prints the line once the workers are stopped).
 """
 
+import signal
 import sys
+
+GLOBAL_FLAGS = {"--debug"}
 
 
 def _runs_workers(args: list[str]) -> bool:
+    while args and args[0] in GLOBAL_FLAGS:
+        args = args[1:]
     if not args or {"-h", "--help"} & set(args) or "--workers=1" in args:
         return False
     if any(a == "--workers" and b == "1" for a, b in zip(args, args[1:])):
@@ -21,13 +29,19 @@ def _runs_workers(args: list[str]) -> bool:
 
 
 def main() -> None:
-    if _runs_workers(sys.argv[1:]):
-        from dataprep.executor import start_forkserver
+    from dataprep.executor import interrupted_message, start_forkserver, stop_on_signals
 
-        start_forkserver()
-    from dataprep.cli import main as cli_main
+    stop_on_signals()
+    try:
+        if _runs_workers(sys.argv[1:]):
+            start_forkserver()
+        from dataprep.cli import main as cli_main
 
-    cli_main()
+        cli_main()
+    except KeyboardInterrupt as e:  # while starting up; inside a command the CLI prints it
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(interrupted_message(signum), file=sys.stderr)
+        sys.exit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,42 @@
 """Imported once by the fork server that starts worker processes (see ``executor.start_forkserver``):
 each worker is forked from it with these modules already loaded instead of importing them itself.
 
-Loads the engine, every installed stage, and pandas: pyarrow imports pandas on its first
+First it takes the starting process's ``sys.path`` and current directory (the fork server was
+started without its own current directory on ``sys.path``, so that a ``dataprep/`` or ``stages/``
+folder there cannot shadow the installed package), and ignores SIGINT, which the workers inherit:
+Ctrl-C reaches every process of the terminal's process group, and the workers' owner stops them.
+
+Then it loads the engine, every installed stage, and pandas: pyarrow imports pandas on its first
 ``pa.array`` call (0.2-0.3 s) when pandas is installed. A module that fails to import is skipped
 here; the worker that needs it reports the error as usual.
 """
 
 import importlib
+import json
+import os
+import signal
+import sys
 from importlib.metadata import entry_points
+
+from dataprep.executor import FORKSERVER_SETUP
+
+
+def _take_setup() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raw = os.environ.pop(FORKSERVER_SETUP, None)
+    if raw is None:  # a fork server that dataprep did not start
+        return
+    setup = json.loads(raw)
+    for name, value in setup["env"].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    sys.path[:] = setup["sys_path"]
+    try:
+        os.chdir(setup["cwd"])
+    except OSError:
+        pass  # gone since; each worker moves to its owner's current directory anyway
 
 
 def _load() -> None:
@@ -19,4 +48,5 @@ def _load() -> None:
             pass
 
 
+_take_setup()
 _load()

@@ -4,13 +4,61 @@ executor can implement the same two methods. Stages never see which one runs the
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from importlib.util import find_spec
 from typing import Any, Callable, Iterable, Iterator
+
+import dataprep
+
+# Set only while the fork server starts: what ``dataprep._preload`` restores there (this process's
+# sys.path and current directory, and the environment variables changed for the start).
+FORKSERVER_SETUP = "_DATAPREP_FORKSERVER_SETUP"
+
+
+class WorkerImportError(RuntimeError):
+    """The workers run another copy of dataprep than this process."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP in a command-line run (``stop_on_signals``). A KeyboardInterrupt,
+    so that every signal unwinds a run the same way: the executor aborts (its workers stop), locks
+    are released, and the tasks already finished are kept for the rerun."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def interrupted_message(signum: int) -> str:
+    what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    return f"{what}; rerun the same command to resume"
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` in the main thread (the default for
+    SIGTERM and SIGHUP is to die on the spot, leaving the workers to run on). A second signal
+    while the first unwinds ends the process at once."""
+
+    def second(signum: int, frame: Any) -> None:
+        os.write(2, (interrupted_message(signum) + "\n").encode())
+        os._exit(128 + signum)
+
+    def first(signum: int, frame: Any) -> None:
+        for s in STOP_SIGNALS:
+            signal.signal(s, second)
+        raise Interrupted(signum)
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, first)
 
 
 def default_workers() -> int:
@@ -20,18 +68,92 @@ def default_workers() -> int:
 def start_forkserver() -> None:
     """Start this process's fork server (once; later calls do nothing). It imports
     ``dataprep._preload`` before it forks any worker, and runs in the background: a caller that
-    starts it early overlaps those imports with its own."""
+    starts it early overlaps those imports with its own.
+
+    The fork server is a new ``python -c`` process, and such a process puts its current directory
+    first on ``sys.path``: started from a checkout of dataprep (or any folder holding a
+    ``dataprep/`` or ``stages/`` package) it would import that copy instead of this process's
+    (multiprocessing passes it this process's ``sys.path``, which it does not use). So it starts
+    without that entry (``PYTHONSAFEPATH`` on Python 3.11+; before that, from an empty folder),
+    and ``dataprep._preload`` gives it this process's ``sys.path`` and current directory before it
+    imports anything else. It ignores SIGINT from its start, and so do the workers it forks: the
+    process that owns them stops them (``LocalExecutor.abort``)."""
     from multiprocessing import forkserver
 
     if getattr(start_forkserver, "_done", False):
         return
     start_forkserver._done = True  # type: ignore[attr-defined]
     multiprocessing.get_context("forkserver").set_forkserver_preload(["dataprep._preload"])
-    forkserver.ensure_running()
+    cwd = os.getcwd()
+    changed = ["PYTHONSAFEPATH"] if sys.version_info >= (3, 11) else []
+    setup = {"sys_path": [cwd if p == "" else p for p in sys.path if isinstance(p, str)], "cwd": cwd,
+             "env": {name: os.environ.get(name) for name in changed}}
+    saved = {name: os.environ.get(name) for name in [FORKSERVER_SETUP, *changed]}
+    empty = None
+    # an ignored signal stays ignored across exec: no Ctrl-C can reach the fork server mid-import
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.getsignal(signal.SIGINT) if in_main_thread else None
+    if old_sigint is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.environ[FORKSERVER_SETUP] = json.dumps(setup)
+        if changed:
+            os.environ["PYTHONSAFEPATH"] = "1"
+        else:
+            import tempfile
+
+            empty = tempfile.mkdtemp(prefix="dataprep-forkserver-")
+            os.chdir(empty)
+        forkserver.ensure_running()
+    finally:
+        if empty is not None:
+            os.chdir(cwd)
+            os.rmdir(empty)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if old_sigint is not None:
+            signal.signal(signal.SIGINT, old_sigint)
+
+
+_import_problem: str | None = None  # in a worker: why it must not run tasks
+
+
+def _init_worker(origin: str) -> None:
+    """Runs first in every worker: end with the process that owns the pool, and check that this
+    worker runs the same dataprep as that process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # The pool's owner keeps its end of this pipe open while it lives: however it ends (a
+        # signal, SIGKILL, a crash), the pipe closes and the worker exits, even mid-task.
+        def exit_with_parent() -> None:
+            from multiprocessing.connection import wait as wait_for
+
+            wait_for([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=exit_with_parent, name="dataprep-exit-with-parent", daemon=True).start()
+    global _import_problem
+    if os.path.realpath(dataprep.__file__) != os.path.realpath(origin):
+        _import_problem = (f"the worker processes import dataprep from {os.path.dirname(dataprep.__file__)}, "
+                           f"this process from {os.path.dirname(origin)} (a copy found first on its sys.path, "
+                           "such as the current folder with `python -m`); run the `dataprep` command instead, "
+                           "or from another folder")
+
+
+def _call(fn: Callable, item: Any) -> Any:
+    if _import_problem is not None:
+        raise WorkerImportError(_import_problem)
+    return fn(item)
 
 
 class Executor:
-    """Interface: ``imap_unordered`` yields ``(index, result)`` as items finish; ``map`` keeps order."""
+    """Interface: ``imap_unordered`` yields ``(index, result)`` as items finish; ``map`` keeps order.
+    Used as a context manager, it closes when the block ends, and aborts (stops running tasks
+    without waiting for them) when the block raises."""
 
     workers: int = 1
 
@@ -47,11 +169,17 @@ class Executor:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        self.close()
+
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 class LocalExecutor(Executor):
@@ -68,7 +196,8 @@ class LocalExecutor(Executor):
                 # this process needs it too once it builds Arrow arrays: import it while the workers run
                 threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
             ctx = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=_init_worker, initargs=(dataprep.__file__,))
         return self._pool
 
     def imap_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, Any]]:
@@ -83,17 +212,19 @@ class LocalExecutor(Executor):
         it = iter(enumerate(items))
         try:
             for i, item in it:
-                pending[pool.submit(fn, item)] = i
+                pending[pool.submit(_call, fn, item)] = i
                 if len(pending) >= 2 * self.workers:
                     break
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                # with a timeout: a signal that the kernel hands to another thread of this process
+                # runs its Python handler (Ctrl-C) only once the main thread wakes up
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=lambda f: pending[f]):
                     i = pending.pop(fut)
                     yield i, fut.result()
                     nxt = next(it, None)
                     if nxt is not None:
-                        pending[pool.submit(fn, nxt[1])] = nxt[0]
+                        pending[pool.submit(_call, fn, nxt[1])] = nxt[0]
         finally:
             for fut in pending:
                 fut.cancel()
@@ -102,6 +233,14 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Stop the workers now (an error, Ctrl-C, SIGTERM): tasks still running are lost, and
+        a rerun does them again."""
+        if self._pool is not None:
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                process.terminate()
+        self.close()
 
 
 def make_executor(kind: str = "local", workers: int | None = None) -> Executor:
