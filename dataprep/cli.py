@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
 import sys
+import traceback
 import types
 import typing
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -19,19 +23,86 @@ import click
 from dataprep import __version__
 from dataprep.config import ConfigError, field_help, parse
 from dataprep.corpus import MANIFEST, Corpus, CorpusError, read_parquet
+from dataprep.executor import WorkerImportError, interrupted_message
 from dataprep.stage import AccountingError, StageError
 
-USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, FileNotFoundError)
+USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, WorkerImportError)
+
+# What failed, from the innermost function of an OSError's traceback that names one (errors that
+# name the operation themselves, such as the corpus writers' OutputError, are user errors above).
+_OPERATIONS = {"mkdir": "create folder", "makedirs": "create folder", "open": "open", "touch": "create",
+               "read_text": "read", "read_bytes": "read", "write_text": "write", "write_bytes": "write",
+               "rename": "rename", "replace": "rename", "unlink": "remove", "rmdir": "remove", "rmtree": "remove",
+               "iterdir": "list", "scandir": "list", "listdir": "list", "glob": "list", "stat": "read"}
+
+
+def _functions(e: BaseException) -> list[str]:
+    """Names of the functions an exception passed through, outermost first; for an error raised
+    in a worker, the worker's frames (sent back as text) come last."""
+    names = []
+    tb = e.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    remote = getattr(e.__cause__, "tb", None)  # concurrent.futures' _RemoteTraceback
+    if isinstance(remote, str):
+        names += [line.rsplit(" in ", 1)[1] for line in remote.splitlines()
+                  if line.lstrip().startswith("File ") and " in " in line]
+    return names
+
+
+def _os_error_line(e: OSError) -> str:
+    if not e.filename:
+        return str(e.strerror or e)
+    what = next((_OPERATIONS[n] for n in reversed(_functions(e)) if n in _OPERATIONS), "access")
+    target = f"{e.filename} -> {e.filename2}" if e.filename2 else str(e.filename)
+    return f"cannot {what} {target}: {e.strerror or e}"
+
+
+def error_line(e: BaseException) -> str:
+    """The one line a user sees for an error (``--debug`` adds the traceback)."""
+    if isinstance(e, USER_ERRORS):
+        text = f"{type(e).__name__}: {e}"
+    elif isinstance(e, BrokenProcessPool):
+        text = "a worker process died (killed by the system, out of memory?); rerun the same command to resume"
+    elif isinstance(e, OSError):
+        text = _os_error_line(e)
+    else:
+        text = f"{type(e).__name__}: {e} (unexpected; rerun with --debug and report the traceback)"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+class Stopped(click.ClickException):
+    """A run ended by a signal (Ctrl-C, SIGTERM, SIGHUP): one line, exit status 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(interrupted_message(signum))
+        self.exit_code = 128 + signum
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+def debug_requested(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("DATAPREP_DEBUG", "") not in ("", "0")
 
 
 class DataprepGroup(click.Group):
-    """Turns user-facing errors into a one-line message instead of a traceback."""
+    """Turns every error into a one-line message instead of a traceback (``--debug`` shows it)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as e:
-            raise click.ClickException(f"{type(e).__name__}: {e}") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt as e:  # Ctrl-C, or dataprep.executor.Interrupted (SIGTERM, SIGHUP)
+            if debug_requested(ctx):
+                traceback.print_exc()
+            raise Stopped(getattr(e, "signum", signal.SIGINT)) from None
+        except Exception as e:  # noqa: BLE001 - the one place where errors become messages
+            if debug_requested(ctx):
+                traceback.print_exc()
+            raise click.ClickException(error_line(e)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(super().list_commands(ctx), key=lambda n: (n not in ("run", "inspect"), n))
@@ -39,12 +110,17 @@ class DataprepGroup(click.Group):
 
 @click.group(cls=DataprepGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="dataprep")
-def cli() -> None:
+@click.option("--debug", is_flag=True,
+              help="Show the full traceback of an error, for bug reports (or set DATAPREP_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Turn raw text into LLM pretraining data.
 
     Run a whole YAML pipeline with `dataprep run CONFIG.yaml`, or one stage at a time with its
     subcommand (`dataprep STAGE --input ... --output DIR`). Every stage writes a corpus folder:
     Parquet shards, manifest.json, and _rejected/ with the reason for every dropped document.
+
+    An error is one line; `dataprep --debug ...` shows its traceback. Ctrl-C stops a run (exit
+    status 130); rerunning the same command resumes it.
 
     \b
     Examples:
@@ -140,6 +216,20 @@ def inspect_cmd(path: str, n: int, width: int) -> None:
         click.echo("counters:")
         for k, v in counters.items():
             click.echo(f"  {k:<40}{v:>10,}")
+    quality = m.get("quality")
+    if quality:
+        click.echo(f"quality (preset {quality.get('preset')}): score histogram per language, bins of 0.1 from 0 to 1:")
+        for lang, hist in quality.get("histogram", {}).items():
+            click.echo(f"  {lang:<8}" + "".join(f"{x:>7,}" for x in hist))
+        if quality.get("cuts"):
+            click.echo("cut lines and sentences by rule:")
+            for rule, c in sorted(quality["cuts"].items(), key=lambda kv: -kv[1].get("chars", 0)):
+                click.echo(f"  {rule:<40}{c.get('units', 0):>10,} units{c.get('chars', 0):>12,} chars")
+        violated = {k: v for k, v in quality.get("violations", {}).items() if v}
+        if violated:
+            click.echo("documents violating each rule (whether or not it was their reason):")
+            for rule, count in sorted(violated.items(), key=lambda kv: (-kv[1], kv[0])):
+                click.echo(f"  {rule:<40}{count:>10,}")
     tok = m.get("tokenize")
     if tok:  # training files rather than Parquet shards
         t = tok["tokenizer"]
@@ -177,6 +267,16 @@ def _click_option(name: str, tp: Any, help_text: str, default: Any) -> click.Opt
     return click.Option([flag], default=None, metavar="YAML", help=help_text + " (YAML/JSON value)")
 
 
+def _is_text(tp: Any) -> bool:
+    """Options whose command-line value is taken as given (strings, optional strings, choices);
+    the rest (numbers aside, which click converts) are read as YAML."""
+    if tp is str or typing.get_origin(tp) is Literal:
+        return True
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return all(a is type(None) or _is_text(a) for a in typing.get_args(tp))
+    return False
+
+
 def _stage_command(name: str, cls: type) -> click.Command:
     fields = field_help(cls.Config)
 
@@ -193,8 +293,10 @@ def _stage_command(name: str, cls: type) -> click.Command:
             if value is None or value == ():
                 continue
             tp = fields[key][0]
-            if isinstance(value, str) and not (tp is str or str in typing.get_args(tp) or typing.get_origin(tp) is Literal):
+            if isinstance(value, str) and not _is_text(tp):
                 value = yaml.safe_load(value)
+                if typing.get_origin(tp) is list and isinstance(value, (str, int, float)):
+                    value = [value]  # `--formats hf` as well as `--formats '[hf, megatron]'`
             values[key] = list(value) if isinstance(value, tuple) else value
         if cls.cli_input:
             values[cls.cli_input] = list(input)
