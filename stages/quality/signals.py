@@ -38,7 +38,12 @@ READMORE_LINE = r"(?i)(?:展开|更多|。。。|read ?more|查看全文|阅读�
 GARBLED_CHAR = r"[\x{FFFD}\x{25A1}\x{25A0}\p{Co}]"
 MOJIBAKE = r"锟斤拷|烫烫烫|屯屯屯|[ÃÂ][\x{80}-\x{BF}\x{A0}-\x{FF}]|â€[™œ\x{9D}“”˜¦]|Ã[©¨¢§®¼½¾]"
 
-# Contacts: e-mail, URL, WeChat/QQ handles, Chinese mobile numbers, phone numbers.
+# Contacts: WeChat/QQ handles, Chinese mobile numbers, phone numbers (DIRECT_CONTACT, what ads ask
+# readers to use), and e-mail addresses and URLs, which documentation and references also hold.
+DIRECT_CONTACT = (r"(?i)(?:微信|weixin|wechat|vx|v信|薇信|wx)\s*(?:号|id)?\s*[:：]?\s*[A-Za-z][\w-]{4,}"
+                  r"|(?:qq|扣扣)\s*(?:号|群)?\s*[:：]?\s*\d{5,11}"
+                  r"|(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}"
+                  r"|\+?\d{1,3}[ (-]*\d{3}[) -]*\d{3}[ -]?\d{4}|(?:tel|phone|电话|热线)\s*[:：]\s*[\d -]{7,}")
 CONTACT = (r"(?i)[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+"
            r"|(?:微信|weixin|wechat|vx|v信|薇信|wx)\s*(?:号|id)?\s*[:：]?\s*[A-Za-z][\w-]{4,}"
            r"|(?:qq|扣扣)\s*(?:号|群)?\s*[:：]?\s*\d{5,11}"
@@ -156,9 +161,10 @@ def _unit_reason(col: str, rules: list[str], kind: str) -> pl.Expr:
     c = pl.col(col)
     tests = {
         "boilerplate_line": c.str.contains(BOILERPLATE_LINE) & (c.str.len_chars() <= BOILERPLATE_MAX_CHARS),
-        "ad_line": ((c.str.count_matches(CONTACT) + c.str.count_matches(PROMO)) >= 2)
-        | ((c.str.count_matches(PROMO) >= 1) & (c.str.len_chars() <= 40)),
-        "teaser_line": c.str.contains(r"(?:\.\.\.|…)[.…]*\s*$") & (c.str.len_chars() >= 20),
+        "ad_line": (c.str.count_matches(PROMO) >= 1)
+        & (((c.str.count_matches(CONTACT) + c.str.count_matches(PROMO)) >= 2) | (c.str.len_chars() <= 40)),
+        # a truncated teaser: "..." or "…..." (a plain "…" or "……" also ends Chinese prose)
+        "teaser_line": c.str.contains(r"(?:\.{3,}|…\.+)\s*$") & (c.str.len_chars() >= 20),
         "link_line": c.str.extract_all(URL).list.eval(pl.element().str.len_chars()).list.sum().fill_null(0) * 2
         >= c.str.strip_chars().str.len_chars(),
         "c4_javascript": c.str.contains(C4_JAVASCRIPT),
@@ -248,7 +254,7 @@ def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
         brackets=t.str.extract_all(r"【[^】]*】").list.eval(pl.element().str.len_chars()).list.sum(),
         garbled=t.str.count_matches(GARBLED_CHAR),
         mojibake=t.str.count_matches(MOJIBAKE),
-        contacts=t.str.count_matches(CONTACT),
+        contacts=t.str.count_matches(DIRECT_CONTACT),
         promos=t.str.count_matches(PROMO),
         prices=t.str.count_matches(PRICE),
         curly=t.str.count_matches(r"[{}]"),
