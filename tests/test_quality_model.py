@@ -343,3 +343,31 @@ def test_registered_as_a_dataprep_command():
     eps = {ep.name: ep for ep in entry_points(group="dataprep.commands")}
     assert "quality-train" in eps
     assert eps["quality-train"].load() is quality_train
+
+
+def test_the_quality_stage_mixes_in_the_classifier(trained, sample):
+    from dataprep.config import parse
+    from dataprep.stages.quality import QualityConfig, QualityStage
+
+    path, _ = trained
+    docs = sample[:200]
+    table = pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]})
+    plain = QualityStage(parse(QualityConfig, {"dry_run": True}, "quality")).score(table)[0]
+    mixed = QualityStage(parse(QualityConfig, {"dry_run": True, "model": str(path), "model_weight": 0.5},
+                               "quality")).score(table)[0]
+    probs = M.score(M.load(path), [d["text"] for d in docs])  # the stage scores the text left after cuts
+    whole = np.array([s["kept_share"] == 1.0 for s in mixed["quality_signals"].to_pylist()])
+    assert whole.sum() > 150
+    got = np.array([s["model_score"] for s in mixed["quality_signals"].to_pylist()])
+    assert np.allclose(got[whole], probs[whole])
+    want = 0.5 * np.array(plain["quality"].to_pylist()) + 0.5 * got
+    assert np.allclose(mixed["quality"].to_pylist(), want, atol=1e-5)
+    # as a filter: documents the classifier scores low are rejected as quality:model_score
+    from dataprep.stages.quality.rules import PRESETS
+
+    only_model = {"model": str(path), "min_model_score": 0.5, "skip_rules": PRESETS["default"]["rules"],
+                  "line_rules": [], "sentence_rules": []}
+    kept, rejected, _, _ = QualityStage(parse(QualityConfig, only_model, "quality")).score(table)
+    low = {d["id"] for d, p in zip(docs, probs) if p < 0.5}
+    assert low and low == set(rejected["id"].to_pylist())
+    assert set(rejected["reason"].to_pylist()) == {"quality:model_score"}
