@@ -248,12 +248,21 @@ def en_sentence(rng: random.Random, template: str | None = None) -> str:
         month=pick(rng, MONTHS), y=rng.randint(2012, 2024))
 
 
+_PARAGRAPHS: set[str] = set()  # membership only; never iterated, so the output does not depend on hashing
+
+
 def prose(rng: random.Random, lang: str, paragraphs: tuple[int, int], sentences: tuple[int, int]) -> str:
     make = zh_sentence if lang == "zh" else en_sentence
     joiner = "" if lang == "zh" else " "
     templates = deck(rng, ZH_TEMPLATES if lang == "zh" else EN_TEMPLATES)
-    paras = [joiner.join(make(rng, next(templates)) for _ in range(rng.randint(*sentences)))
-             for _ in range(rng.randint(*paragraphs))]
+    paras = []
+    for _ in range(rng.randint(*paragraphs)):
+        while True:  # a paragraph never recurs by chance: only planted duplicates and boilerplate repeat
+            para = joiner.join(make(rng, next(templates)) for _ in range(rng.randint(*sentences)))
+            if para not in _PARAGRAPHS:
+                _PARAGRAPHS.add(para)
+                break
+        paras.append(para)
     return "\n".join(paras)
 
 
@@ -594,6 +603,7 @@ def build(rng: random.Random) -> Corpus:
 
 def write(out_dir: Path) -> None:
     rng = random.Random(SEED)
+    _PARAGRAPHS.clear()
     corpus = build(rng)
     raw = out_dir / "raw"
     raw.mkdir(parents=True, exist_ok=True)
