@@ -89,7 +89,7 @@ RULES: list[Rule] = [
     _r("fineweb_dup_line_chars", "dup_line_char_frac", "max", 0.1, "all", FINEWEB),
     # Chinese, in characters and Chinese sentences
     _r("zh_min_chars", "chars", "min", 200, "zh", CWT),
-    _r("zh_cjk_share", "cjk_share", "min", 0.3, "zh", CWT),
+    _r("zh_cjk_share", "cjk_share", "min", 0.3, "zh", CWT + ", over word units"),
     _r("zh_mean_line_chars", "mean_line_chars", "min", 10, "zh", CWT),
     _r("zh_dup_13gram", "dup_13gram_frac", "max", 0.5, "zh+cjk", CWT),
     _r("zh_top_4gram", "top_4gram_frac", "max", 0.16, "zh+cjk", MAPNEO),

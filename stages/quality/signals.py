@@ -129,6 +129,12 @@ def _ratio(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 def language_groups(texts: pl.Series, langs: pl.Series | None) -> pl.Series:
     """``zh`` | ``cjk`` | ``word`` per document: from the ``lang`` column where there is one,
     else from the script: text whose letters are mostly Han (no kana, no hangul) is Chinese."""
+    if langs is not None and langs.null_count() == 0:  # langid has spoken for every document
+        lang = langs.cast(pl.String)
+        return pl.select(
+            pl.when(lang == "zh").then(pl.lit("zh"))
+            .when(lang.is_in(["ja", "ko", "th", "lo", "km", "my", "bo", "dz"])).then(pl.lit("cjk"))
+            .otherwise(pl.lit("word"))).to_series().alias("g")
     df = pl.DataFrame({"t": texts})
     script = df.select(
         han=pl.col("t").str.count_matches(HAN),
@@ -269,7 +275,7 @@ def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
         symbol_word_ratio=_ratio(pl.col("symbols"), pl.col("words")),
         alpha_words_frac=_ratio(pl.col("alpha_tokens"), pl.col("ws_tokens")),
         stop_words=pl.when(pl.col("g") == "zh").then(pl.col("stop_zh")).otherwise(pl.col("stop_word")),
-        cjk_share=_ratio(pl.col("cjk"), pl.col("letters")),
+        cjk_share=_ratio(pl.col("cjk"), pl.col("words")),  # CJK characters among word units
         digit_words_frac=_ratio(pl.col("digit_words"), pl.col("words")),
         punct_ratio=_ratio(pl.col("cjk_punct"), pl.col("chars")),
         mean_sentence_chars=_ratio(pl.col("chars"), pl.col("sentences")),
