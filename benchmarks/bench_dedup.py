@@ -3,17 +3,22 @@
 One generated corpus (~2 KB English-like documents, 20% of them near-duplicates of another made by
 1% word substitutions) is ingested once; then, each in its own subprocess so peak RSS is its own:
 
-  ours        `dataprep dedup --method minhash` at defaults (128 perms, threshold 0.8, sha1 shingle hash
-              and permutations as datasketch, exact verification), and the fast settings
+  ours        `dataprep dedup --method minhash` at defaults (3-shingles, 128 perms, threshold 0.7, sha1
+              shingle hash and permutations as datasketch, exact verification), and the fast settings
               `--hash vector --scheme one-permutation` (64-bit shingle hash, one-permutation MinHash);
               both use the compiled kernels when built (see docs/dedup.md)
   datasketch  per document: dataprep.text.shingles (the same shingles), MinHash(num_perm=128).update_batch,
-              MinHashLSH(threshold=0.8).query + insert
+              MinHashLSH(threshold=0.7).query + insert (our defaults' shingle size and threshold)
   datatrove   its four-step MinHash pipeline (signatures, buckets, clusters, filter) with default
               MinhashConfig, run from a separate venv (--datatrove-python, or created under bench_out/
               with `pip install datatrove[processing]` when --make-datatrove-venv is given)
 
     python benchmarks/bench_dedup.py [--docs 100000] [--workers 2] [--datasketch-docs 100000] [--reuse]
+    python benchmarks/bench_dedup.py --repeats 20000
+
+`--repeats N` times instead every method at paragraph and sentence level (and SimHash and exact
+at document level) on one document of N identical paragraphs (N identical documents for the
+document level): the work must grow linearly with N.
 
 Prints docs/s, MB/s, peak RSS (whole process tree) and index bytes per document for each, and the
 ratios. datasketch runs on the first --datasketch-docs documents only (it is slow); its rate is
@@ -94,6 +99,38 @@ def generate(path: Path, n: int, seed: int = 11) -> int:
     return size
 
 
+REPEATED = "The same paragraph about rivers and their deltas, repeated many times over."
+REPEAT_RUNS = [("exact", "paragraph"), ("exact", "sentence"), ("minhash", "paragraph"), ("minhash", "sentence"),
+               ("simhash", "paragraph"), ("simhash", "sentence"), ("exact", "document"), ("minhash", "document"),
+               ("simhash", "document")]
+
+
+def repeats(n: int, work: Path, workers: int) -> int:
+    """Seconds of `dataprep dedup` (the whole command) for each method and level on one document of
+    n identical paragraphs (one sentence each), or on n identical documents for level document."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    dp = [sys.executable, "-m", "dataprep"]
+    sources = {"one": [{"id": "one", "text": "\n".join([REPEATED] * n) + "\nA different last line."}],
+               "many": [{"id": f"d{i:08d}", "text": REPEATED} for i in range(n)]}
+    for name, records in sources.items():
+        (work / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        subprocess.run([*dp, "ingest", "--input", str(work / f"{name}.jsonl"), "--output", str(work / name),
+                        "--workers", str(workers), "--quiet"], check=True, capture_output=True)
+    print(f"{n:,} identical paragraphs in one document (identical documents for level document), {workers} workers;"
+          f" seconds of the stage (manifest wall_time_s) and of the whole command")
+    print(f"{'method':<9}{'level':<11}{'stage s':>9}{'command s':>11}")
+    for method, level in REPEAT_RUNS:
+        out = work / f"{method}-{level}"
+        r = run_measured([*dp, "dedup", "--input", str(work / ("many" if level == "document" else "one")),
+                          "--output", str(out), "--method", method, "--level", level, "--workers", str(workers),
+                          "--quiet"])
+        man = json.loads((out / "manifest.json").read_text())
+        print(f"{method:<9}{level:<11}{man['wall_time_s']:>9.2f}{r['wall_s']:>11.2f}   kept {man['rows_kept']} "
+              f"of {man['rows_in']:,} documents")
+    return 0
+
+
 def datasketch_child(ingested: str, limit: int) -> None:
     import psutil
     import pyarrow.parquet as pq
@@ -101,17 +138,19 @@ def datasketch_child(ingested: str, limit: int) -> None:
 
     from dataprep import text as T
     from dataprep.corpus import Corpus
+    from dataprep.stages.dedup import DedupConfig
 
+    cfg = DedupConfig()
     corpus = Corpus.open(ingested)
     rss0 = psutil.Process().memory_info().rss
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     done = dups = nbytes = 0
     t0 = time.perf_counter()
     for shard in corpus.shard_paths:
         table = pq.read_table(shard, columns=["id", "text"])
         for doc_id, text in zip(table["id"].to_pylist(), table["text"].to_pylist()):
-            m = MinHash(num_perm=128, seed=1)
-            m.update_batch([s.encode("utf-8") for s in T.shingles(text, 5)])
+            m = MinHash(num_perm=cfg.num_perm, seed=cfg.seed)
+            m.update_batch([s.encode("utf-8") for s in T.shingles(text, cfg.ngram)])
             dups += bool(lsh.query(m))
             lsh.insert(doc_id, m)
             done += 1
@@ -151,11 +190,15 @@ def main() -> int:
     ap.add_argument("--skip", action="append", default=[], choices=["datasketch", "datatrove", "fast"])
     ap.add_argument("--reuse", action="store_true",
                     help="keep the corpus already generated and ingested in --workdir (same --docs)")
+    ap.add_argument("--repeats", type=int, default=None, metavar="N",
+                    help="time one document of N identical paragraphs instead (see above)")
     ap.add_argument("--_datasketch", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._datasketch:
         datasketch_child(args._datasketch[0], int(args._datasketch[1]))
         return 0
+    if args.repeats:
+        return repeats(args.repeats, Path(args.workdir) / "repeats", args.workers)
 
     work = Path(args.workdir)
     src = work / "corpus.jsonl"

@@ -19,6 +19,7 @@ from dataprep.runner import run_stage
 from dataprep.stages.dedup import DedupConfig, DedupStage
 from dataprep.stages.dedup import kernel as K
 from dataprep.stages.dedup.minhash import signatures
+from dataprep.stages.dedup.vector import SINGLE_UNIT
 
 needs_kernel = pytest.mark.skipif(K._K is None, reason="dataprep._kernels is not built")
 
@@ -63,7 +64,7 @@ def test_sha1_and_xxh32_match_the_reference_implementations():
 def test_normalisation_table_is_the_python_definition():
     fold, multi = (np.frombuffer(b, np.uint32) for b in K.tables())
     multi = multi.reshape(-1, 4)
-    single = K._single_re()
+    single = SINGLE_UNIT
 
     def expected_codes(out: str) -> list[int]:
         return [ord(o) | (K._SPACE if o.isspace() else K._SINGLE if single.match(o) else K._WORD) << 24 for o in out]

@@ -42,8 +42,8 @@ class DedupConfig:
                       "`quality_column` (ties: smallest id). Repeated paragraphs/sentences keep their first "
                       "occurrence in corpus order.")
     quality_column: str = option("quality", help="Column read by keep=best.")
-    ngram: int = option(5, help="Shingle size in units (a CJK character or a word), see dataprep.text.shingles.")
-    threshold: float = option(0.8, help="Jaccard similarity from which two items are near-duplicates (minhash).")
+    ngram: int = option(3, help="Shingle size in units (a CJK character or a word), see dataprep.text.shingles.")
+    threshold: float = option(0.7, help="Jaccard similarity from which two items are near-duplicates (minhash).")
     num_perm: int = option(128, help="MinHash permutations.")
     bands: Optional[int] = option(None, help="LSH bands; with `rows`, overrides the choice made from `threshold`.")
     rows: Optional[int] = option(None, help="LSH rows per band.")
@@ -222,21 +222,16 @@ def load_items(parts: list[tuple[str, bool]]) -> Items:
 
 def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], executor
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Verified pairs for minhash/simhash: (left items, right items, similarities), left < right,
-    ascending."""
-    if cfg.method == "minhash":
-        # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
-        codes = kernel.band_pairs(items.keys, np.flatnonzero(~items.empty), SMALL_GROUP,
-                                  threads=getattr(executor, "workers", 1) or 1)
-        left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    else:
-        found = np.array(sh.candidate_pairs(items.keys, cfg.hamming), dtype=np.int64).reshape(-1, 2)
-        left, right = found[:, 0], found[:, 1]
+    """Verified pairs for minhash, and for simhash edges with the same clusters as its pairs (see
+    simhash.near_pairs): (left items, right items, similarities), left < right, ascending."""
+    if cfg.method == "simhash":  # reference pairs were settled before
+        return sh.near_pairs(items.keys, cfg.hamming, items.reference)
+    # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
+    codes = kernel.band_pairs(items.keys, np.flatnonzero(~items.empty), SMALL_GROUP,
+                              threads=getattr(executor, "workers", 1) or 1)
+    left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
     new = ~(items.reference[left] & items.reference[right])  # reference pairs were settled before
     left, right = left[new], right[new]
-    if cfg.method == "simhash":
-        return left, right, np.array([1 - sh.hamming(int(items.keys[i]), int(items.keys[j])) / 64
-                                      for i, j in zip(left.tolist(), right.tolist())], dtype=np.float64)
     if cfg.verify == "none":
         return left, right, np.full(len(left), np.nan)
     if cfg.verify == "estimate":
@@ -424,7 +419,7 @@ class DedupStage(Stage):
     \b
     Examples:
       dataprep dedup -i work/clean -o work/exact --method exact
-      dataprep dedup -i work/exact -o work/near --method minhash --threshold 0.8 --keep longest
+      dataprep dedup -i work/exact -o work/near --method minhash --keep longest
       dataprep dedup -i work/near -o work/para --method exact --level paragraph
       dataprep dedup -i work/new_crawl -o work/fresh --method minhash --against work/last_month_near
     """
@@ -548,7 +543,8 @@ class DedupStage(Stage):
             if not d["units"]:
                 continue
             text = texts[r]
-            new = cut_spans(text, [unit_spans(text, self.config.level)[u] for u in d["units"]]).strip()
+            spans = unit_spans(text, self.config.level)  # once per document: a repeat is any of its units
+            new = cut_spans(text, [spans[u] for u in d["units"]]).strip()
             removed_share = 1 - len(new.strip()) / max(len(text.strip()), 1)
             if not new.strip() or removed_share > self.config.max_removed_share:
                 reasons[r], dup_of[r] = self._label(), d["dup_of"]

@@ -13,6 +13,7 @@ mapping (it composes), so it is applied first, in Python, to the texts that need
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -22,6 +23,9 @@ from functools import lru_cache
 import numpy as np
 
 from dataprep import text as T
+
+from . import vector as V
+from .cluster import UnionFind, group_pairs
 
 try:
     from dataprep import _kernels as _K
@@ -34,6 +38,7 @@ _WORD, _SPACE, _SINGLE = 0, 1, 2
 _MULTI = 0x80000000
 _warned = False
 _SPACE_RE = re.compile(r"\s")  # str.isspace(), as str.split() uses
+VECTOR_BATCH = 256  # texts per numpy shingle-hashing step (Python path)
 
 
 def available() -> bool:
@@ -54,17 +59,11 @@ def char_output(c: str) -> str:
     return T._NON_WORD.sub(T._space_if_punct, T._DIGIT.sub("0", c.casefold()))
 
 
-def _single_re():
-    from .vector import SINGLE_UNIT
-
-    return SINGLE_UNIT
-
-
 @lru_cache(maxsize=1)
 def tables() -> tuple[bytes, bytes]:
     """(fold, multi): fold[cp] = output code point | class << 24, or _MULTI | index into multi,
     whose entries are [count, up to three (code point | class << 24)]."""
-    single = _single_re()
+    single = V.SINGLE_UNIT
     fold = np.arange(TABLE_SIZE, dtype=np.uint32)
     # Most characters map to themselves as word characters; find the others in bulk.
     cps = np.arange(TABLE_SIZE, dtype=np.uint32)
@@ -118,19 +117,28 @@ def shingle_hashes(texts: list, n: int, hash_name: str) -> tuple[np.ndarray, np.
         return np.frombuffer(h, dtype), np.frombuffer(counts, np.int64)
     texts = ["" if t is None else t for t in texts]
     if hash_name == "vector":
-        from .minhash import VECTOR_BATCH
-        from .vector import shingle_hashes as vec
-
-        parts = [vec(texts[i:i + VECTOR_BATCH], n) for i in range(0, len(texts), VECTOR_BATCH)]
+        parts = [V.shingle_hashes(texts[i:i + VECTOR_BATCH], n) for i in range(0, len(texts), VECTOR_BATCH)]
         if not parts:
             return np.empty(0, np.uint64), np.empty(0, np.int64)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]).astype(np.int64)
-    from .minhash import hash_shingles
-
     lists = [T.shingles(t, n) for t in texts]
     flat = [s for lst in lists for s in lst]
     h = hash_shingles(flat, hash_name) if flat else np.empty(0, np.uint32)
     return h, np.fromiter(map(len, lists), np.int64, len(lists))
+
+
+def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
+    """32-bit hashes of shingles (UTF-8 bytes): ``sha1`` as datasketch (the first 4 bytes of SHA-1,
+    little-endian), or ``xxh32``. The kernel's twin for the Python path."""
+    if hash_name == "sha1":
+        sha1 = hashlib.sha1
+        return np.fromiter((int.from_bytes(sha1(s.encode("utf-8", "surrogatepass")).digest()[:4], "little")
+                            for s in shingles), dtype=np.uint32, count=len(shingles))
+    import xxhash
+
+    f = xxhash.xxh32_intdigest
+    return np.fromiter((f(s.encode("utf-8", "surrogatepass")) for s in shingles), dtype=np.uint32,
+                       count=len(shingles))
 
 
 def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, seed: int,
@@ -141,12 +149,10 @@ def signatures(texts: list, n: int, hash_name: str, scheme: str, num_perm: int, 
     if not available():
         return None
     _ready()
-    from .vector import ATTEMPTS, _probe_table
-
     a, b = perms
     if scheme == "one-permutation":
         a = b = np.zeros(num_perm, np.uint32)
-        probes = _probe_table(num_perm, seed, ATTEMPTS)
+        probes = V._probe_table(num_perm, seed, V.ATTEMPTS)
     else:
         probes = np.zeros(0, np.int64)
     raw = _K.signatures(nfkc(texts), n, KINDS[hash_name], 1 if scheme == "one-permutation" else 0,
@@ -183,8 +189,6 @@ def band_pairs(keys: np.ndarray, usable: np.ndarray, small_group: int, threads: 
 
         with ThreadPoolExecutor(len(splits)) as pool:  # the kernel releases the GIL
             return np.unique(np.concatenate(list(pool.map(run, splits))))
-    from .cluster import group_pairs
-
     return np.unique(np.concatenate([np.empty(0, np.uint64)] + [group_pairs(keys[b, usable], usable, small_group)
                                                                  for b in range(keys.shape[0])]))
 
@@ -195,8 +199,6 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     right = np.ascontiguousarray(right, np.int64)
     if available():
         return np.frombuffer(_K.components(n, left, right), np.int64).copy()
-    from .cluster import UnionFind
-
     uf = UnionFind(n)
     for a, b in zip(left.tolist(), right.tolist()):
         uf.union(a, b)

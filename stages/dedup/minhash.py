@@ -9,13 +9,12 @@ all shingles of a batch at once and take per-document minima with ``np.minimum.r
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
+from . import kernel as K
+from . import vector as V
 
 EMPTY = np.uint32(0xFFFFFFFF)
-VECTOR_BATCH = 256  # texts per numpy shingle-hashing step
 SIGNATURE_BATCH = 2048  # texts whose shingles are held at once
 _CHUNK_ELEMENTS = 1 << 14  # shingles x permutations per numpy step (64 KB of uint32: stays in cache)
 
@@ -37,24 +36,6 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-def sha1_32(data: bytes) -> int:
-    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
-
-
-def hash_shingles(shingles: list[str], hash_name: str) -> np.ndarray:
-    """32-bit hashes of shingles (UTF-8 bytes): ``sha1`` as datasketch, or ``xxh32`` (faster)."""
-    if hash_name == "sha1":
-        sha1 = hashlib.sha1
-        return np.fromiter((int.from_bytes(sha1(s.encode("utf-8", "surrogatepass")).digest()[:4], "little")
-                        for s in shingles),
-                           dtype=np.uint32, count=len(shingles))
-    import xxhash
-
-    f = xxhash.xxh32_intdigest
-    return np.fromiter((f(s.encode("utf-8", "surrogatepass")) for s in shingles), dtype=np.uint32,
-                       count=len(shingles))
-
-
 def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name: str = "sha1",
                perms: tuple[np.ndarray, np.ndarray] | None = None, scheme: str = "permutations",
                with_hashes: bool = False):
@@ -66,15 +47,11 @@ def signatures(texts: list[str], num_perm: int, seed: int, ngram: int, hash_name
     units' code points (see .vector). ``scheme`` permutations = datasketch's num_perm affine
     permutations; one-permutation = one hash per shingle, binned, with densification (see .vector).
     The compiled kernel does all of it per text when built; the numpy code below is its twin."""
-    from . import vector as V
-
     if len(texts) > SIGNATURE_BATCH:  # bounded memory: shingles of a batch at a time
         parts = list(signature_batches(texts, num_perm, seed, ngram, hash_name, scheme, with_hashes))
         if not with_hashes:
             return np.concatenate(parts)
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
-    from . import kernel as K
-
     perms = perms if perms is not None else permutations(num_perm, seed)
     sig = K.signatures(texts, ngram, hash_name, scheme, num_perm, seed, perms, with_hashes)
     if sig is not None:

@@ -37,28 +37,70 @@ def fingerprint(text: str, ngram: int) -> int:
     return fingerprint_from_counts(Counter(grams))
 
 
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
+def _popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy's bitwise_count where it exists, numpy >= 2.0)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).astype(np.int64)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return ((x * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
 
 
-def candidate_pairs(fps: np.ndarray, k: int) -> list[tuple[int, int]]:
-    """Index pairs (i < j) whose fingerprints differ in at most k bits."""
-    blocks = k + 1
-    bounds = np.linspace(0, 64, blocks + 1).astype(int)
-    pairs = set()
+def _close_values(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (v < w) of distinct fingerprints ``values`` within k bits, by the block index, with
+    their distances."""
+    bounds = np.linspace(0, 64, k + 2).astype(int)
+    codes = [np.empty(0, np.int64)]
     for lo, hi in zip(bounds, bounds[1:]):
-        mask = np.uint64(((1 << (hi - lo)) - 1) << lo)
-        keys = fps & mask
+        keys = values & np.uint64(((1 << (hi - lo)) - 1) << lo)
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        cuts = np.flatnonzero(np.diff(sorted_keys)) + 1
-        for group in np.split(order, cuts):
-            if len(group) < 2:
-                continue
-            members = sorted(group.tolist())
-            vals = [int(fps[i]) for i in members]
-            for x in range(len(members)):
-                for y in range(x + 1, len(members)):
-                    if (vals[x] ^ vals[y]).bit_count() <= k:
-                        pairs.add((members[x], members[y]))
-    return sorted(pairs)
+        cuts = np.flatnonzero(np.diff(keys[order])) + 1
+        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(order)]])
+        for a, b in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+            g = np.sort(order[a:b])
+            near = np.triu(_popcount(values[g][:, None] ^ values[g][None, :]) <= k, 1)
+            i, j = np.nonzero(near)
+            codes.append(g[i] * len(values) + g[j])
+    found = np.unique(np.concatenate(codes))
+    v, w = found // max(len(values), 1), found % max(len(values), 1)
+    return v, w, _popcount(values[v] ^ values[w])
+
+
+def near_pairs(fps: np.ndarray, k: int, reference: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges (left < right, ascending; similarity 1 - distance/64) whose connected components, and
+    lowest similarity per component, are those of all pairs of items within k bits of each other
+    less the pairs of two ``reference`` items. Items with equal fingerprints are joined by a star
+    around the first that is not a reference item, and two close fingerprints by one edge between
+    their stars (from each member of a side that has reference items only), so the work grows
+    with the items, not with the pairs of identical ones."""
+    n = len(fps)
+    reference = np.zeros(n, bool) if reference is None else np.asarray(reference, bool)
+    values, inverse = np.unique(np.asarray(fps, np.uint64), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")  # items grouped by value, ascending within a value
+    value_of = inverse[order]
+    starts = np.searchsorted(value_of, np.arange(len(values) + 1))
+    anchor = np.full(len(values), -1, np.int64)
+    new = np.flatnonzero(~reference[order])
+    firsts, at = np.unique(value_of[new], return_index=True)
+    anchor[firsts] = order[new[at]]
+    a = anchor[value_of]
+    same = (a >= 0) & (order != a)
+    left, right = [np.minimum(order[same], a[same])], [np.maximum(order[same], a[same])]
+    dist = [np.zeros(int(same.sum()), np.int64)]
+    v, w, d = _close_values(values, k)
+    both = (anchor[v] >= 0) & (anchor[w] >= 0)
+    left.append(np.minimum(anchor[v[both]], anchor[w[both]]))
+    right.append(np.maximum(anchor[v[both]], anchor[w[both]]))
+    dist.append(d[both])
+    for refs, other in ((v, w), (w, v)):  # one side has reference items only: each joins the other's star
+        one = (anchor[refs] < 0) & (anchor[other] >= 0)
+        for x, y, dd in zip(refs[one].tolist(), anchor[other[one]].tolist(), d[one].tolist()):
+            members = order[starts[x]:starts[x + 1]]
+            left.append(np.minimum(members, y))
+            right.append(np.maximum(members, y))
+            dist.append(np.full(len(members), dd, np.int64))
+    left, right, dist = np.concatenate(left), np.concatenate(right), np.concatenate(dist)
+    pos = np.lexsort((right, left))
+    return left[pos], right[pos], 1 - dist[pos] / 64
