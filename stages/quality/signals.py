@@ -213,19 +213,24 @@ def cut_units(texts: pl.Series, line_rules: list[str], sentence_rules: list[str]
         cuts.append(cut.select("doc", unit=pl.lit("line"), index=pl.col("line"), reason="reason", text="t"))
         lines = lines.filter(pl.col("reason").is_null()).drop("reason")
     if sentence_rules:
-        sents = (lines.with_columns(s=pl.col("t").str.extract_all(SENTENCE)).drop("t")
+        # only lines where a sentence rule can match are split into sentences
+        maybe = pl.col("t").str.contains(BOILERPLATE_SENTENCE) | pl.col("t").str.contains(PROMO)
+        lines = lines.with_columns(_maybe=maybe.fill_null(False))
+        untouched = lines.filter(~pl.col("_maybe")).drop("_maybe")
+        sents = (lines.filter(pl.col("_maybe")).drop("_maybe")
+                 .with_columns(s=pl.col("t").str.extract_all(SENTENCE)).drop("t")
                  .with_columns(pl.when(pl.col("s").list.len() == 0).then(pl.lit([""])).otherwise(pl.col("s")).alias("s"))
                  .explode("s")
-                 .with_columns(sent=pl.int_range(pl.len(), dtype=pl.UInt32).over(["doc", "line"]))
                  .with_columns(reason=_unit_reason("s", sentence_rules, "sentence")))
         cut = sents.filter(pl.col("reason").is_not_null())
         cuts.append(cut.select("doc", unit=pl.lit("sentence"), index=pl.col("line"), reason="reason",
                                text=pl.col("s").str.strip_chars()))
-        lines = (sents.filter(pl.col("reason").is_null())
-                 .group_by(["doc", "line"], maintain_order=True).agg(pl.col("s").str.join(""))
-                 .rename({"s": "t"}))
+        rebuilt = (sents.filter(pl.col("reason").is_null())
+                   .group_by(["doc", "line"], maintain_order=True).agg(pl.col("s").str.join(""))
+                   .rename({"s": "t"}))
         # a line whose every sentence was cut is gone; one that had none stays (as "")
-        lines = lines.with_columns(pl.col("t").str.strip_chars_end())
+        lines = pl.concat([untouched.select("doc", "t", "line"), rebuilt.select("doc", "t", "line")])
+    lines = lines.with_columns(pl.col("t").str.strip_chars_end())
     joined = (lines.sort(["doc", "line"]).group_by("doc", maintain_order=True)
               .agg(pl.col("t").str.join("\n")))
     out = (pl.DataFrame({"doc": pl.arange(0, n, eager=True, dtype=pl.UInt32)})
@@ -348,14 +353,13 @@ def line_signals(texts: pl.Series) -> pl.DataFrame:
 
 def sentence_signals(texts: pl.Series) -> pl.DataFrame:
     """Near-identical sentences: the share of sentences that repeat an earlier one of the same
-    document once digits are folded and case, spaces and punctuation ignored (templated text)."""
+    document up to case and numbers (templated text: "Item 1 ...", "Item 2 ...")."""
     n = len(texts)
     idx = pl.arange(0, n, eager=True, dtype=pl.UInt32)
     s = (pl.DataFrame({"doc": idx, "s": texts.str.extract_all(SENTENCE)}).explode("s")
-         .with_columns(k=pl.col("s").str.to_lowercase().str.replace_all(r"\p{N}+", "0")
-                       .str.replace_all(r"[\s\p{P}\p{S}]+", ""))
+         .with_columns(k=pl.col("s").str.strip_chars().str.to_lowercase().str.replace_all(r"[0-9]+", "0"))
          .filter(pl.col("k").fill_null("").str.len_chars() >= 4)
-         .group_by("doc").agg(sents=pl.len(), dup=(pl.int_range(pl.len()).over("k") > 0).sum()))
+         .group_by("doc").agg(sents=pl.len(), dup=(pl.int_range(pl.len()).over(["doc", "k"]) > 0).sum()))
     full = pl.DataFrame({"doc": idx}).join(s, on="doc", how="left").sort("doc").fill_null(0)
     return full.select(dup_sentence_frac=_ratio(pl.col("dup"), pl.col("sents")))
 
