@@ -19,11 +19,9 @@ from .kernel import _per_doc, ngram_repetition
 CJK_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\x{30FC}"
 WORD = (rf"[{CJK_CLASS}]|\p{{Hangul}}+|[[\p{{L}}\p{{N}}]--[{CJK_CLASS}\p{{Hangul}}]]+"
         rf"(?:['’\-][[\p{{L}}\p{{N}}]--[{CJK_CLASS}\p{{Hangul}}]]+)*")
-LATIN_WORD = rf"[[\p{{L}}\p{{N}}]--[{CJK_CLASS}\p{{Hangul}}]]+(?:['’\-][[\p{{L}}\p{{N}}]--[{CJK_CLASS}\p{{Hangul}}]]+)*"
 DIGIT_WORD = r"(?:^|[^\p{L}\p{N}])\p{N}+(?:[.,]\p{N}+)*(?:$|[^\p{L}\p{N}])"
 LETTER = r"\p{L}"
 HAN = r"\p{Han}"
-CJK_CHAR = rf"[{CJK_CLASS}\p{{Hangul}}]"
 # a sentence: text up to and including its ender (CJK enders anywhere, . ! ? before a space or the end)
 SENTENCE = r"[^。！？；…!?]+?(?:[。！？；!?]+|…+|\.\s+|\.$|$)[”’」』）)】》\"']*\s*|[。！？；…!?]+\s*"
 TERMINAL = r"[.!?。！？…\"'”’」』)）]\s*$"
@@ -250,13 +248,9 @@ def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
     t = pl.col("t")
     base = df.select(
         chars=t.str.len_chars(),
-        words=t.str.count_matches(WORD),
-        latin_words=t.str.count_matches(LATIN_WORD),
-        latin_word_chars=t.str.len_chars() - t.str.replace_all(LATIN_WORD, "").str.len_chars(),
         ws_tokens=t.str.count_matches(r"\S+"),
         alpha_tokens=t.str.count_matches(r"\S*\p{L}\S*"),
         symbols=t.str.count_matches(SYMBOLS),
-        cjk=t.str.count_matches(CJK_CHAR),
         digit_words=t.str.count_matches(DIGIT_WORD),
         cjk_punct=t.str.count_matches(CJK_PUNCT),
         sentences=t.str.count_matches(SENTENCE),
@@ -272,6 +266,9 @@ def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
         stop_zh=pl.sum_horizontal([t.str.contains(w, literal=True) for w in STOP_WORDS["zh"]]),
         g=pl.col("g"),
     )
+    ngrams = ngram_signals(texts)  # also counts the words (from the same extraction)
+    base = base.with_columns(words=ngrams["_words"].cast(pl.Int64), cjk=ngrams["_cjk_words"],
+                             latin_words=ngrams["_latin_words"], latin_word_chars=ngrams["_latin_word_chars"])
     out = base.select(
         chars="chars", words="words", sentences="sentences",
         mean_word_length=_ratio(pl.col("latin_word_chars"), pl.col("latin_words")),
@@ -290,7 +287,8 @@ def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
         prices_per_kchar=_per_kchar(pl.col("prices"), pl.col("chars")),
         curly_brackets="curly", lorem_ipsum="lorem",
     )
-    full = pl.concat([out, line_signals(texts), sentence_signals(texts), ngram_signals(texts)], how="horizontal")
+    full = pl.concat([out, line_signals(texts), sentence_signals(texts),
+                      ngrams.drop(["_words", "_cjk_words", "_latin_words", "_latin_word_chars"])], how="horizontal")
     # one word's share says nothing about stuffing in a text too short to repeat it
     return full.with_columns(
         top_word_frac=pl.when(pl.col("words") >= MIN_STUFFING_WORDS).then(pl.col("top_word_frac")).otherwise(0.0),
@@ -389,7 +387,11 @@ def _ngram_batch(texts: pl.Series) -> pl.DataFrame:
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
     wchars = _per_doc(lengths.astype(np.float64), doc, n_docs, "sum")
     nwords = counts.astype(np.float64)
-    out = {}
+    # a one-character word of 3+ UTF-8 bytes is a Han/kana character (or a one-syllable hangul word)
+    cjk_word = (lengths == 1) & (flat.str.len_bytes().to_numpy() >= 3)
+    cjk_words = _per_doc(cjk_word.astype(np.float64), doc, n_docs, "sum")
+    out = {"_words": nwords, "_cjk_words": cjk_words, "_latin_words": nwords - cjk_words,
+           "_latin_word_chars": wchars - cjk_words}
 
     def frac(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
