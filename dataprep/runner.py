@@ -46,9 +46,11 @@ def _load_state(path: str | None) -> Any:
 
 
 def check_accounting(stage_name: str, key: str, m: dict) -> None:
-    if m["rows_in"] != m["rows_kept"] + m["rows_rejected"]:
+    added = m.get("rows_added", 0)  # markers written before the field existed have none
+    if added < 0 or m["rows_in"] + added != m["rows_kept"] + m["rows_rejected"]:
+        copies = f" + {added} added copies" if added else ""
         raise AccountingError(
-            f"stage {stage_name!r}, task {key}: {m['rows_in']} rows in but {m['rows_kept']} kept + "
+            f"stage {stage_name!r}, task {key}: {m['rows_in']} rows in{copies} but {m['rows_kept']} kept + "
             f"{m['rows_rejected']} rejected; a stage must keep or reject every row"
         )
     if sum(m["reasons"].values()) != m["rows_rejected"]:
@@ -243,7 +245,8 @@ def _run_tasks(stage: Stage, pending: list[Task], state_file: str | None, out_di
 
 def build_manifest(stage: Stage, markers: list[dict], fingerprint: str, source: Corpus | None,
                    input_fp: str, index: int | None) -> dict:
-    totals = {k: sum(m[k] for m in markers) for k in ("rows_in", "rows_kept", "rows_rejected", "chars_in", "chars_out")}
+    totals = {k: sum(m.get(k, 0) for m in markers)
+              for k in ("rows_in", "rows_added", "rows_kept", "rows_rejected", "chars_in", "chars_out")}
     reasons: dict[str, int] = {}
     counters: dict[str, int] = {}
     for m in markers:

@@ -25,7 +25,7 @@ class StageError(RuntimeError):
 
 
 class AccountingError(RuntimeError):
-    """A stage lost or invented rows: rows in != rows kept + rows rejected."""
+    """A stage lost or invented rows: rows in + rows added != rows kept + rows rejected."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class TaskOutput:
     out_dir: Path
     key: str
     rows_in: int = 0
+    rows_added: int = 0  # kept rows that are extra copies of input rows (rebalance's repeats), not input rows
     rows_kept: int = 0
     rows_rejected: int = 0
     chars_in: int = 0

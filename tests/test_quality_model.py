@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT, write_jsonl
 from dataprep.stage import StageError
-from dataprep.stages.quality import model as M
+from dataprep import classifier as M
 from dataprep.stages.quality.cli import quality_train
 
 SAMPLE = ROOT / "sample_data"

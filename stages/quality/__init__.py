@@ -140,7 +140,7 @@ class QualityStage(Stage):
 
     def prepare(self, ctx: StageContext) -> Any:
         if self.config.model:
-            from .model import load
+            from dataprep.classifier import load
 
             load(self.config.model)  # a missing or unreadable model stops the stage before any shard runs
         return None
@@ -211,7 +211,7 @@ class QualityStage(Stage):
         else:
             quality = pl.Series([1.0] * n)
         if cfg.model:
-            from .model import load, score as model_score
+            from dataprep.classifier import load, score as model_score
 
             probs = pl.Series(model_score(load(cfg.model), new_texts.to_list()), dtype=pl.Float64)
             sig = sig.with_columns(model_score=probs)

@@ -2,146 +2,15 @@
 
 from __future__ import annotations
 
-import bz2
-import glob
-import gzip
-import io
-import json
-import lzma
 from pathlib import Path
-from typing import IO, Any, Iterator
 
 import click
-import pyarrow.parquet as pq
 
+from dataprep import classifier as M
+from dataprep.classifier import FEW_HELD_OUT, FORMATS, _label_value, expand, read_rows
 from dataprep.config import ConfigError
-from dataprep.corpus import Corpus, CorpusError, read_parquet
+from dataprep.corpus import CorpusError
 from dataprep.stage import StageError
-
-from . import model as M
-
-JSONL_EXT = (".jsonl", ".json", ".ndjson")
-TEXT_EXT = (".txt",)
-COMPRESSED_EXT = (".gz", ".bz2", ".xz", ".zst", ".zstd")
-FEW_HELD_OUT = 30  # fewer held-out documents of a class than this make the metrics rough
-FORMATS = "a corpus folder, .parquet, .jsonl/.json/.ndjson or .txt (optionally .gz/.bz2/.xz/.zst)"
-
-
-def _open_text(path: Path) -> IO[str]:
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        raw: Any = gzip.open(path, "rb")
-    elif name.endswith(".bz2"):
-        raw = bz2.open(path, "rb")
-    elif name.endswith(".xz"):
-        raw = lzma.open(path, "rb")
-    elif name.endswith((".zst", ".zstd")):
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
-    else:
-        raw = open(path, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-
-
-def _kind(path: Path) -> str:
-    if path.is_dir():
-        return "corpus"
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return "parquet"
-    for ext in COMPRESSED_EXT:
-        name = name.removesuffix(ext)
-    if name.endswith(JSONL_EXT):
-        return "jsonl"
-    if name.endswith(TEXT_EXT):
-        return "text"
-    raise click.ClickException(f"{path}: unknown format; expected {FORMATS}")
-
-
-def expand(specs: tuple[str, ...], flag: str) -> list[Path]:
-    """Paths and glob patterns to files and folders; a spec that matches nothing is an error."""
-    paths: list[Path] = []
-    for spec in specs:
-        if glob.has_magic(spec):
-            matches = sorted(glob.glob(spec, recursive=True))
-            if not matches:
-                raise click.ClickException(f"{flag} {spec}: the pattern matches no file")
-            paths.extend(Path(m) for m in matches)
-        elif Path(spec).exists():
-            paths.append(Path(spec))
-        else:
-            raise click.ClickException(f"{flag} {spec}: no such file or folder")
-    return paths
-
-
-def _label_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _parquet_rows(path: Path, text_column: str, label_column: str | None) -> Iterator[tuple[str, Any]]:
-    columns = [text_column] + ([label_column] if label_column else [])
-    try:
-        names = pq.read_schema(path).names
-    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-        raise click.ClickException(f"{path}: unreadable Parquet file ({str(e).splitlines()[0]})") from None
-    for column, flag in zip(columns, ("--text-column", "--label-column")):
-        if column not in names:
-            raise click.ClickException(f"{path}: no column {column!r} (set {flag}); columns: {', '.join(names)}")
-    table = read_parquet(path, columns)
-    texts = table.column(text_column).to_pylist()
-    labels = table.column(label_column).to_pylist() if label_column else [None] * len(texts)
-    for text, label in zip(texts, labels):
-        if isinstance(text, str):
-            yield text, label
-
-
-def _jsonl_rows(path: Path, text_column: str, label_column: str | None) -> Iterator[tuple[str, Any]]:
-    with _open_text(path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise click.ClickException(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            text = record.get(text_column) if isinstance(record, dict) else None
-            if not isinstance(text, str):
-                raise click.ClickException(f"{path}:{n}: no string field {text_column!r} (set --text-column)")
-            yield text, record.get(label_column) if label_column else None
-
-
-def _text_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    with _open_text(path) as f:
-        for line in f:
-            if line.strip():
-                yield line.rstrip("\r\n"), None
-
-
-def read_rows(path: Path, text_column: str, label_column: str | None = None) -> Iterator[tuple[str, Any]]:
-    """(text, label) pairs of one input: a corpus folder, a Parquet, JSONL or text file (a document
-    per line). Texts are cut to the characters the model sees."""
-    kind = _kind(path)
-    if kind == "text" and label_column:
-        raise click.ClickException(f"{path}: a text file has no labels; give it with --pos or --neg")
-    try:
-        if kind == "corpus":
-            shards = Corpus.open(path).shard_paths
-            rows = (row for shard in shards for row in _parquet_rows(shard, text_column, label_column))
-        elif kind == "parquet":
-            rows = _parquet_rows(path, text_column, label_column)
-        elif kind == "jsonl":
-            rows = _jsonl_rows(path, text_column, label_column)
-        else:
-            rows = _text_rows(path)
-        for text, label in rows:
-            yield text[:M.MAX_CHARS], label
-    except CorpusError as e:
-        raise click.ClickException(str(e)) from None
-    except UnicodeDecodeError as e:
-        raise click.ClickException(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except (OSError, EOFError, ValueError) as e:  # unreadable or damaged (compressed) files
-        raise click.ClickException(f"{path}: cannot read ({e})") from None
 
 
 @click.command("quality-train", help=f"""Train a fastText classifier of good against bad text for the quality stage.
