@@ -192,3 +192,18 @@ def test_output_under_a_file_is_one_line(tmp_path, small_run):
     (tmp_path / "blocker").write_text("a file, not a folder")
     r = dataprep("clean", "-i", str(work / "01-ingest"), "-o", str(tmp_path / "blocker" / "out"), "-q")
     assert_one_line_error(r, str(tmp_path / "blocker"))
+
+
+def test_a_second_run_started_during_the_first_is_refused_and_the_first_is_undisturbed(tmp_path, sample_reference):
+    reference, _ = sample_reference
+    work = tmp_path / "w"
+    first = subprocess.Popen([*DATAPREP, "run", "configs/sample.yaml", "--workdir", str(work), "--workers", "2", "-q"],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (work / ".lock").exists():
+        time.sleep(0.02)
+    second = dataprep("run", "configs/sample.yaml", "--workdir", str(work), "--workers", "2", "-q")
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert_one_line_error(second, str(work), "in use by process")
+    assert snapshot(work) == reference
+
