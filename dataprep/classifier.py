@@ -276,6 +276,77 @@ def _prepare_class(texts: Iterable[str], max_docs: int | None) -> tuple[set[str]
     return lines, counts
 
 
+def split(rows: list[tuple[int, Any, str]], valid_share: float) -> tuple[list, list]:
+    """(train, held-out) ``(label, line)`` rows from ``(hash, label, line)`` rows: a line is held
+    out when its hash falls in the first ``valid_share`` of the hash range, whatever the order."""
+    cut = valid_share * 2.0**64
+    return ([(label, line) for h, label, line in rows if h >= cut],
+            [(label, line) for h, label, line in rows if h < cut])
+
+
+def fit(rows: list[tuple[str, str]], out: Path, settings: dict, quantize: bool) -> tuple[Any, bool, int]:
+    """Train a fastText supervised model on ``(fastText label, prepared line)`` rows and write it
+    atomically to ``out`` (quantized with fastText's published recipe when asked). fastText learns
+    by SGD in file order, so the rows are shuffled with the seed first; training uses one thread
+    where allocations can be zero-filled, which makes the model byte-identical for the same rows.
+    Returns the model, whether it is reproducible, and the threads used."""
+    order = np.random.default_rng(settings["seed"]).permutation(len(rows))
+    fasttext = _fasttext()
+    ensure_dir(out.parent)
+    fd, train_file = tempfile.mkstemp(prefix=".tmp-", suffix=".train.txt", dir=out.parent)
+    tmp_model = out.with_name(f".tmp-{os.getpid()}-{out.name}")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            for i in order:
+                label, line = rows[i]
+                f.write(f"{label} {line}\n")
+        with _zeroed_allocations() as zeroed:
+            threads = 1 if zeroed else _FULL_INIT_THREADS
+            try:
+                model = fasttext.train_supervised(
+                    train_file, lr=settings["lr"], dim=settings["dim"], epoch=settings["epochs"],
+                    wordNgrams=settings["word_ngrams"], minCount=settings["min_count"], bucket=settings["bucket"],
+                    loss="softmax", thread=threads, seed=settings["seed"], verbose=0)
+                if quantize:
+                    model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=QUANTIZE_CUTOFF,
+                                   epoch=settings["epochs"], lr=settings["lr"], thread=threads, verbose=0)
+            except (RuntimeError, ValueError, MemoryError) as e:
+                raise StageError(f"fastText training failed: {e}") from None
+        model.save_model(str(tmp_model))
+        os.replace(tmp_model, out)
+    finally:
+        Path(train_file).unlink(missing_ok=True)
+        tmp_model.unlink(missing_ok=True)
+    return model, zeroed, threads
+
+
+def training_options(unit: str) -> Any:
+    """The fastText settings shared by the training commands, as click options; ``unit`` names what
+    a class is (``class``, ``domain``) in the help."""
+    def apply(fn: Any) -> Any:
+        options = [
+            click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS["epochs"], show_default=True),
+            click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS["lr"],
+                         show_default=True, help="Learning rate."),
+            click.option("--word-ngrams", type=click.IntRange(min=1), default=DEFAULTS["word_ngrams"],
+                         show_default=True,
+                         help="Longest n-gram of tokens used as a feature (2: bigrams; Chinese characters are tokens)."),
+            click.option("--dim", type=click.IntRange(min=1), default=DEFAULTS["dim"], show_default=True,
+                         help="Size of the embeddings."),
+            click.option("--bucket", type=click.IntRange(min=1), default=DEFAULTS["bucket"], show_default=True,
+                         help="Hash buckets for n-grams."),
+            click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True),
+            click.option("--valid-share", type=click.FloatRange(0, 1, max_open=True), default=DEFAULTS["valid_share"],
+                         show_default=True, help=f"Share of each {unit} held out for the metrics (0: none)."),
+            click.option("--max-docs", type=click.IntRange(min=1), default=None,
+                         help=f"At most this many documents per {unit} (chosen by a hash of the text)."),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return apply
+
+
 def train(pos_texts: Iterable[str], neg_texts: Iterable[str], out_path: str | os.PathLike, *,
           seed: int = DEFAULTS["seed"], epochs: int = DEFAULTS["epochs"], lr: float = DEFAULTS["lr"],
           word_ngrams: int = DEFAULTS["word_ngrams"], dim: int = DEFAULTS["dim"],
@@ -308,41 +379,13 @@ def train(pos_texts: Iterable[str], neg_texts: Iterable[str], out_path: str | os
             raise ConfigError(f"no {name} documents with text to train on")
     rows = sorted([(_hash(line, _SPLIT_SALT), 1, line) for line in pos] +
                   [(_hash(line, _SPLIT_SALT), 0, line) for line in neg])
-    cut = valid_share * 2.0**64
-    train_rows = [(label, line) for h, label, line in rows if h >= cut]
-    valid_rows = [(label, line) for h, label, line in rows if h < cut]
+    train_rows, valid_rows = split(rows, valid_share)
     for name, label in (("positive", 1), ("negative", 0)):
         if not any(lab == label for lab, _ in train_rows):
             raise ConfigError(f"no {name} documents left for training after holding out "
                               f"valid_share={valid_share}; give more documents or a smaller share")
-    # fastText learns by SGD in file order: shuffle (the rows are in hash order, whatever the input order)
-    order = np.random.default_rng(seed).permutation(len(train_rows))
-
-    fasttext = _fasttext()
-    ensure_dir(out.parent)
-    fd, train_file = tempfile.mkstemp(prefix=".tmp-", suffix=".train.txt", dir=out.parent)
-    tmp_model = out.with_name(f".tmp-{os.getpid()}-{out.name}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for i in order:
-                label, line = train_rows[i]
-                f.write(f"{POSITIVE if label else NEGATIVE} {line}\n")
-        with _zeroed_allocations() as zeroed:
-            threads = 1 if zeroed else _FULL_INIT_THREADS
-            try:
-                model = fasttext.train_supervised(
-                    train_file, lr=lr, dim=dim, epoch=epochs, wordNgrams=word_ngrams, minCount=min_count,
-                    bucket=bucket, loss="softmax", thread=threads, seed=seed, verbose=0)
-                if quantize:
-                    model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=QUANTIZE_CUTOFF,
-                                   epoch=epochs, lr=lr, thread=threads, verbose=0)
-            except (RuntimeError, ValueError, MemoryError) as e:
-                raise StageError(f"fastText training failed: {e}") from None
-        model.save_model(str(tmp_model))
-        os.replace(tmp_model, out)
-    finally:
-        Path(train_file).unlink(missing_ok=True)
-        tmp_model.unlink(missing_ok=True)
+    model, zeroed, threads = fit([(POSITIVE if label else NEGATIVE, line) for label, line in train_rows],
+                                 out, settings, quantize)
 
     valid_labels = np.array([label for label, _ in valid_rows], dtype=bool)
     probs = _hq_probability(model, [line for _, line in valid_rows])

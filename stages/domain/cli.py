@@ -9,7 +9,7 @@ import click
 from dataprep.config import ConfigError
 from dataprep.corpus import CorpusError
 from dataprep.stage import StageError
-from dataprep.classifier import FORMATS, expand, read_rows
+from dataprep.classifier import FORMATS, expand, read_rows, training_options
 
 from . import model as M
 
@@ -39,20 +39,7 @@ Examples:
 @click.option("--text-column", default="text", show_default=True, help="Column or JSON field holding the text.")
 @click.option("--label-column", default="domain", show_default=True, help="Column or JSON field holding the domain.")
 @click.option("--labels", default=None, metavar="YAML", help="Only these domains, as a YAML list: '[code, math]'.")
-@click.option("--epochs", type=click.IntRange(min=1), default=M.DEFAULTS["epochs"], show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=M.DEFAULTS["lr"], show_default=True,
-              help="Learning rate.")
-@click.option("--word-ngrams", type=click.IntRange(min=1), default=M.DEFAULTS["word_ngrams"], show_default=True,
-              help="Longest n-gram of tokens used as a feature (2: bigrams; Chinese characters are tokens).")
-@click.option("--dim", type=click.IntRange(min=1), default=M.DEFAULTS["dim"], show_default=True,
-              help="Size of the embeddings.")
-@click.option("--bucket", type=click.IntRange(min=1), default=M.DEFAULTS["bucket"], show_default=True,
-              help="Hash buckets for n-grams.")
-@click.option("--seed", type=int, default=M.DEFAULTS["seed"], show_default=True)
-@click.option("--valid-share", type=click.FloatRange(0, 1, max_open=True), default=M.DEFAULTS["valid_share"],
-              show_default=True, help="Share of each domain held out for the metrics (0: none).")
-@click.option("--max-docs", type=click.IntRange(min=1), default=None,
-              help="At most this many documents per domain (chosen by a hash of the text).")
+@training_options("domain")
 def domain_train(inputs: tuple[str, ...], output: str, text_column: str, label_column: str, labels: str | None,
                  epochs: int, lr: float, word_ngrams: int, dim: int, bucket: int, seed: int, valid_share: float,
                  max_docs: int | None) -> None:

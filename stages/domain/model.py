@@ -8,14 +8,13 @@ module adds what a multi-class model needs: many labels, per-label counts and ac
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from dataprep.config import ConfigError
-from dataprep.corpus import atomic_write_json, ensure_dir
+from dataprep.corpus import atomic_write_json
 from dataprep.stage import StageError
 from dataprep import classifier as Q
 
@@ -102,38 +101,10 @@ def train(examples: Iterable[tuple[str, str]], out_path: str | os.PathLike, *, s
             lines = sorted(lines, key=lambda line: (Q._hash(line, Q._SAMPLE_SALT), line))[:max_docs]
         rows += [(Q._hash(line, Q._SPLIT_SALT), label, line) for line in lines]
     rows.sort()
-    cut = valid_share * 2.0**64
-    train_rows = [(label, line) for h, label, line in rows if h >= cut]
-    valid_rows = [(label, line) for h, label, line in rows if h < cut]
+    train_rows, valid_rows = Q.split(rows, valid_share)
     if len({label for label, _ in train_rows}) < 2:
         raise ConfigError(f"fewer than two domains left for training after holding out valid_share={valid_share}")
-    order = np.random.default_rng(seed).permutation(len(train_rows))
-
-    fasttext = Q._fasttext()
-    ensure_dir(out.parent)
-    fd, train_file = tempfile.mkstemp(prefix=".tmp-", suffix=".train.txt", dir=out.parent)
-    tmp_model = out.with_name(f".tmp-{os.getpid()}-{out.name}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for i in order:
-                label, line = train_rows[i]
-                f.write(f"{PREFIX}{label} {line}\n")
-        with Q._zeroed_allocations() as zeroed:
-            threads = 1 if zeroed else Q._FULL_INIT_THREADS
-            try:
-                model = fasttext.train_supervised(
-                    train_file, lr=lr, dim=dim, epoch=epochs, wordNgrams=word_ngrams, minCount=min_count,
-                    bucket=bucket, loss="softmax", thread=threads, seed=seed, verbose=0)
-                if quantize:
-                    model.quantize(input=train_file, qnorm=True, retrain=True, cutoff=Q.QUANTIZE_CUTOFF,
-                                   epoch=epochs, lr=lr, thread=threads, verbose=0)
-            except (RuntimeError, ValueError, MemoryError) as e:
-                raise StageError(f"fastText training failed: {e}") from None
-        model.save_model(str(tmp_model))
-        os.replace(tmp_model, out)
-    finally:
-        Path(train_file).unlink(missing_ok=True)
-        tmp_model.unlink(missing_ok=True)
+    model, zeroed, threads = Q.fit([(f"{PREFIX}{label}", line) for label, line in train_rows], out, settings, quantize)
 
     predicted, _ = predict_lines(model, [line for _, line in valid_rows])
     per_label: dict[str, dict] = {}

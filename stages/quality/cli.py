@@ -45,20 +45,7 @@ Examples:
 @click.option("--positive", multiple=True, metavar="VALUE", help="Label value of good documents; repeatable.")
 @click.option("--negative", multiple=True, metavar="VALUE",
               help="Label value of bad documents; repeatable (default: every other value).")
-@click.option("--epochs", type=click.IntRange(min=1), default=M.DEFAULTS["epochs"], show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=M.DEFAULTS["lr"], show_default=True,
-              help="Learning rate.")
-@click.option("--word-ngrams", type=click.IntRange(min=1), default=M.DEFAULTS["word_ngrams"], show_default=True,
-              help="Longest n-gram of tokens used as a feature (2: bigrams; Chinese characters are tokens).")
-@click.option("--dim", type=click.IntRange(min=1), default=M.DEFAULTS["dim"], show_default=True,
-              help="Size of the embeddings.")
-@click.option("--bucket", type=click.IntRange(min=1), default=M.DEFAULTS["bucket"], show_default=True,
-              help="Hash buckets for n-grams.")
-@click.option("--seed", type=int, default=M.DEFAULTS["seed"], show_default=True)
-@click.option("--valid-share", type=click.FloatRange(0, 1, max_open=True), default=M.DEFAULTS["valid_share"],
-              show_default=True, help="Share of each class held out for the metrics (0: none).")
-@click.option("--max-docs", type=click.IntRange(min=1), default=None,
-              help="At most this many documents per class (chosen by a hash of the text).")
+@M.training_options("class")
 def quality_train(pos: tuple[str, ...], neg: tuple[str, ...], inputs: tuple[str, ...], output: str, text_column: str,
                   label_column: str | None, positive: tuple[str, ...], negative: tuple[str, ...], epochs: int,
                   lr: float, word_ngrams: int, dim: int, bucket: int, seed: int, valid_share: float,
