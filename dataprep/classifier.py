@@ -171,26 +171,32 @@ def _fasttext_version() -> str | None:
 _models: dict[tuple, Any] = {}
 
 
-def load(path: str | os.PathLike) -> Any:
-    """A trained quality model, loaded once per process (again if the file changed)."""
+def load_fasttext(path: str | os.PathLike, what: str, command: str) -> Any:
+    """A fastText model file, loaded once per process (again if the file changed); errors name the
+    file and how to make one (``what`` model, trained with ``command``)."""
     p = Path(path)
     try:
         st = p.stat()
     except OSError:
-        raise StageError(f"{p}: quality model not found; train one with `dataprep quality-train`") from None
+        raise StageError(f"{p}: {what} model not found; train one with `{command}`") from None
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     if key not in _models:
         fasttext = _fasttext()
         try:
-            model = fasttext.load_model(str(p))
+            _models[key] = fasttext.load_model(str(p))
         except (ValueError, RuntimeError, MemoryError) as e:
             raise StageError(f"{p}: not a readable fastText model ({e})") from None
-        labels = sorted(model.get_labels())
-        if labels != sorted((POSITIVE, NEGATIVE)):
-            raise StageError(f"{p}: not a quality model: its labels are {', '.join(labels[:5])}"
-                             f"{' ...' if len(labels) > 5 else ''}, not {POSITIVE} and {NEGATIVE}")
-        _models[key] = model
     return _models[key]
+
+
+def load(path: str | os.PathLike) -> Any:
+    """A trained quality model (labels hq and lq)."""
+    model = load_fasttext(path, "quality", "dataprep quality-train")
+    labels = sorted(model.get_labels())
+    if labels != sorted((POSITIVE, NEGATIVE)):
+        raise StageError(f"{path}: not a quality model: its labels are {', '.join(labels[:5])}"
+                         f"{' ...' if len(labels) > 5 else ''}, not {POSITIVE} and {NEGATIVE}")
+    return model
 
 
 def _hq_probability(model: Any, lines: list[str]) -> np.ndarray:

@@ -21,26 +21,12 @@ from dataprep import classifier as Q
 PREFIX = "__label__"
 DEFAULTS = dict(Q.DEFAULTS)
 
-_models: dict[tuple, Any] = {}
-
 
 def load(path: str | os.PathLike, known: Iterable[str]) -> Any:
     """A domain model, loaded once per process (again if the file changed); its labels must all be
     domains the stage knows."""
     p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        raise StageError(f"{p}: domain model not found; train one with `dataprep domain-train`") from None
-    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
-    if key not in _models:
-        fasttext = Q._fasttext()
-        try:
-            model = fasttext.load_model(str(p))
-        except (ValueError, RuntimeError, MemoryError) as e:
-            raise StageError(f"{p}: not a readable fastText model ({e})") from None
-        _models[key] = model
-    model = _models[key]
+    model = Q.load_fasttext(p, "domain", "dataprep domain-train")
     labels = [label.removeprefix(PREFIX) for label in model.get_labels()]
     unknown = sorted(set(labels) - set(known))
     if unknown:
