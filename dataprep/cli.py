@@ -136,6 +136,8 @@ def _summary(runs: list) -> str:
     for r in runs:
         m = r.manifest
         status = "cached" if r.skipped else (f"ran {r.tasks_run}/{m.get('tasks', 0)} tasks")
+        if m.get("rows_added"):  # deliberate copies (rebalance's repeats) are part of `kept`
+            status += f", kept includes {m['rows_added']:,} copies"
         lines.append(f"{r.out_dir.name:<16}{m.get('rows_in', 0):>12,}{m.get('rows_kept', 0):>12,}"
                      f"{m.get('rows_rejected', 0):>12,}{m.get('wall_time_s', 0):>9.1f}  {status}")
     return "\n".join(lines)
