@@ -209,15 +209,22 @@ def line_chunks(path: Path, chunk_bytes: int) -> list[tuple[int, int, int]]:
                 break
             bounds.append(pos)
         bounds.append(size)
+        # count the lines before each chunk: numpy over one reused buffer counts ~3x faster than bytes.count
+        import numpy as np
+
+        buf = bytearray(MiB)
+        view, codes, hits = memoryview(buf), np.frombuffer(buf, np.uint8), np.empty(MiB, bool)
         chunks, line = [], 1
         for start, end in zip(bounds, bounds[1:]):
             chunks.append((start, end, line))
             f.seek(start)
-            remaining = end - start
+            remaining = end - start if end < size else 0  # the last chunk's lines are not needed
             while remaining:
-                block = f.read(min(remaining, 16 * MiB))
-                line += block.count(b"\n")
-                remaining -= len(block)
+                n = f.readinto(view[: min(remaining, MiB)])
+                if not n:
+                    break
+                line += int(np.count_nonzero(np.equal(codes[:n], 10, out=hits[:n])))
+                remaining -= n
     return chunks
 
 
@@ -373,6 +380,31 @@ class ShardBuilder:
         if len(cols["id"]) >= self.cfg.shard_rows or self.text_bytes >= self.cfg.shard_bytes:
             self.flush()
 
+    def keep_many(self, ids: list[str], texts: list[str], origins: list[str], promoted: list[list[str | None]],
+                  metas: list[str | None], nbytes: list[int]) -> None:
+        """``keep`` for many rows at once (the clean-block path of ``read_jsonl``), flushing at the
+        same rows as ``keep`` would."""
+        cfg = self.cfg
+        names = ["id", "text", "origin", *cfg.promote] + (["meta"] if cfg.metadata == "json" else [])
+        values = [ids, texts, origins, *promoted] + ([metas] if cfg.metadata == "json" else [])
+        i, n = 0, len(ids)
+        while i < n:
+            cols = self.cols  # flush() starts new lists
+            j = min(n, i + cfg.shard_rows - len(cols["id"]))
+            text_bytes, limit = self.text_bytes, cfg.shard_bytes
+            for k in range(i, j):
+                text_bytes += nbytes[k]
+                if text_bytes >= limit:
+                    j = k + 1
+                    break
+            for name, column in zip(names, values):
+                cols[name].extend(column[i:j])
+            self.out.rows_in += j - i
+            self.text_bytes = text_bytes
+            if len(cols["id"]) >= cfg.shard_rows or text_bytes >= limit:
+                self.flush()
+            i = j
+
     def reject(self, origin: str, reason: str, detail: str, raw: bytes | str, doc_id: str | None = None) -> None:
         if self.cfg.strict:
             raise StageError(f"{origin}: {reason}: {detail}")
@@ -394,8 +426,9 @@ class ShardBuilder:
             types = {"id": pa.string(), "text": pa.large_string(), "origin": pa.string(), "meta": pa.string(),
                      **{k: pa.string() for k in self.cfg.promote}}
             table = pa.table({k: pa.array(v, type=types[k]) for k, v in self.cols.items()})
-            self.out.chars_in += sum(map(len, self.cols["text"]))
-            self.out.write_kept(table, numbered=True)
+            chars = sum(map(len, self.cols["text"]))
+            self.out.chars_in += chars
+            self.out.write_kept(table, numbered=True, chars=chars)
             self._reset()
 
     def close(self) -> None:
@@ -410,7 +443,13 @@ class ShardBuilder:
 # --- readers ------------------------------------------------------------------------------------
 
 
-def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1) -> None:
+def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1,
+               per_line: bool | None = None) -> None:
+    """Read JSONL lines ``[start, end)`` of ``path`` (the first is line ``first_line``) into ``b``.
+    Lines are read in blocks and parsed on the clean-block path (``_clean_run``); any line it does
+    not take as it is (a bad record, a blank line, the BOM line) goes through ``_jsonl_line``, the
+    per-line path, which ``per_line`` uses for every line (default: when ``BLOCK_PARSE`` is off, or
+    ``promote`` names a field twice or like a column); both give the same shards and rejections."""
     line_no = first_line - 1
     try:
         f = open_binary(path)
@@ -421,18 +460,138 @@ def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int |
         with f:
             if start:
                 f.seek(start)
-            pos = start
-            for raw in f:
-                line_no += 1
-                pos += len(raw)
-                _jsonl_line(raw, line_no, rel, b)
-                if end is not None and pos >= end:
-                    break
+            if per_line is None:  # promoted fields named like a column, or twice, keep the per-line path
+                promote = b.cfg.promote
+                per_line = (not BLOCK_PARSE or len(set(promote)) < len(promote)
+                            or not {"id", "text", "origin", "meta"}.isdisjoint(promote))
+            if per_line:
+                pos = start
+                for raw in f:
+                    line_no += 1
+                    pos += len(raw)
+                    _jsonl_line(raw, line_no, rel, b)
+                    if end is not None and pos >= end:
+                        break
+            else:
+                for lines in _line_blocks(f, start, end):
+                    _jsonl_block(lines, line_no + 1, rel, b)
+                    line_no += len(lines)
     except (EOFError, OSError, ValueError) as e:
         detail = (f"compressed file is damaged or truncated; {line_no:,} lines were read before the damage "
                   f"and are kept: {type(e).__name__}: {e}")
         print(f"warning: {path}: {detail}", file=sys.stderr)
         b.reject(f"{rel}:{line_no + 1}", "ingest:truncated_file", detail, b"")
+
+
+# The clean-block path of read_jsonl; False sends every line through the per-line path.
+BLOCK_PARSE = True
+BLOCK_BYTES = 4 * MiB
+
+
+def _line_blocks(f: io.BufferedIOBase, pos: int, end: int | None) -> Iterator[list[bytes]]:
+    """The lines of ``f`` from ``pos`` up to the one that reaches ``end``, in lists of about
+    BLOCK_BYTES. A read error is raised after the lines read before it have been handed out."""
+    block: list[bytes] = []
+    size = 0
+    try:
+        for raw in f:
+            block.append(raw)
+            size += len(raw)
+            if end is not None and pos + size >= end:
+                break
+            if size >= BLOCK_BYTES:
+                yield block
+                pos += size
+                block, size = [], 0
+    except (EOFError, OSError, ValueError):
+        if block:
+            yield block
+        raise
+    if block:
+        yield block
+
+
+class _Slow(Exception):
+    """A line the clean-block path leaves to the per-line path."""
+
+
+def _jsonl_block(lines: list[bytes], first: int, rel: str, b: ShardBuilder) -> None:
+    """Lines ``first, first + 1, ...``: runs of clean records in bulk, the others one by one."""
+    i, n = 0, len(lines)
+    if first == 1 and n:  # a BOM is stripped and counted on line 1 only
+        _jsonl_line(lines[0], 1, rel, b)
+        i = 1
+    while i < n:
+        i = _clean_run(lines, i, first, rel, b)
+        if i < n:
+            _jsonl_line(lines[i], first + i, rel, b)
+            i += 1
+
+
+def _clean_run(lines: list[bytes], i: int, first: int, rel: str, b: ShardBuilder) -> int:
+    """Keep lines ``i, i + 1, ...`` up to the first one that is not a clean record (invalid JSON
+    or UTF-8, blank, not an object, missing, non-string or empty text, over max_doc_bytes, a bad id,
+    fields JSON cannot hold, ...), exactly as ``ShardBuilder.record`` would; return its index."""
+    cfg = b.cfg
+    loads, dumps, sort_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
+    tf, idf, promote, max_bytes = cfg.text_field, cfg.id_field, cfg.promote, cfg.max_doc_bytes
+    meta_json = cfg.metadata == "json"
+    simple = "." not in tf and (not idf or ("." not in idf and idf != tf))
+    ids: list[str] = []
+    texts: list[str] = []
+    origins: list[str] = []
+    promoted: list[list[str | None]] = [[] for _ in promote]
+    metas: list[str | None] = []
+    nbytes: list[int] = []
+    generated = 0
+    k = i
+    try:
+        for k in range(i, len(lines)):
+            rec = loads(lines[k])
+            if rec.__class__ is not dict:
+                raise _Slow
+            if simple:
+                text = rec.pop(tf, None)
+                doc_id = rec.pop(idf, None) if idf else None
+                rest = rec
+            else:
+                text = get_path(rec, tf)
+                doc_id = get_path(rec, idf) if idf else None
+                rest = without_path(rec, tf)
+                if idf:
+                    rest = without_path(rest, idf)
+            if text.__class__ is not str or not text or text.isspace():  # as `not text.strip()`, without a copy
+                raise _Slow
+            size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if size > max_bytes:
+                raise _Slow
+            origin = f"{rel}:{first + k}"
+            if doc_id is None:
+                doc_id = origin
+            elif doc_id.__class__ is int:
+                doc_id = str(doc_id)
+            elif doc_id.__class__ is not str:
+                raise _Slow
+            for column, key in zip(promoted, promote):
+                value = rest.pop(key, None)
+                column.append(value if value is None or value.__class__ is str
+                              else dumps(value, default=str).decode())
+            metas.append(dumps(rest, option=sort_keys, default=str).decode() if rest and meta_json else None)
+            generated += doc_id is origin
+            ids.append(doc_id)
+            texts.append(text)
+            origins.append(origin)
+            nbytes.append(size)
+        k = len(lines)
+    except Exception:  # anything unusual: this line goes through the per-line path
+        del metas[len(ids):]
+        for column in promoted:
+            del column[len(ids):]
+    if ids:
+        if generated:
+            b.out.count("generated_ids", generated)
+        b.keep_many(ids, texts, origins, promoted, metas, nbytes)
+    return k
 
 
 def _jsonl_line(raw: bytes, line_no: int, rel: str, b: ShardBuilder) -> None:

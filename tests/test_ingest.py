@@ -313,3 +313,128 @@ def test_many_small_text_files_are_grouped_into_few_tasks(tmp_path):
     assert manifest["tasks"] == 4 and manifest["rows_kept"] == 30
     assert manifest["reasons"] == {"ingest:invalid_utf8": 1}
     assert [r["id"] for r in read_corpus(out)] == [f"{i:02d}.txt" for i in range(30)]
+
+
+# --- clean-block path vs per-line path ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _messy_jsonl() -> bytes:
+    """Good records with bad ones sprinkled in: every kind of line the clean-block path hands to
+    the per-line path, between runs of clean records."""
+    def good(i: int, **extra) -> bytes:
+        rec = {"id": f"g{i}", "text": f"document {i} " + "ü" * (i % 5) + "字" * (i % 3), **extra}
+        if i % 3:
+            rec["doc"] = {"body": f"inner {i}", "id": i, "t": [i]} if i % 5 else {"body": f"inner {i}"}
+        return orjson.dumps(rec) + b"\n"
+    bad = [
+        b'{"id": "bad-json", "text": "unterminated}\n',
+        b'{"id": "bad-utf8", "text": "caf\xe9 latin-1"}\n',
+        b'{"id": "no-text", "body": "text under another key"}\n',
+        b'{"id": "num-text", "text": 42}\n',
+        b'{"id": "null-text", "text": null}\n',
+        b'{"id": "empty-text", "text": ""}\n',
+        b'{"id": "blank-text", "text": "  \\n\\t \\u3000"}\n',
+        f'{{"id": "deep", "text": "t", "x": {deep_json(300)}}}\n'.encode(),
+        f'{{"id": "deep-url", "text": "t", "url": {deep_json(300)}}}\n'.encode(),
+        orjson.dumps({"id": "huge", "text": "x" * 3000}) + b"\n",
+        orjson.dumps({"id": "huge-zh", "text": "字" * 700}) + b"\n",
+        b'{"id": 1.5, "text": "float id"}\n',
+        b'{"id": true, "text": "bool id"}\n',
+        b'{"id": ["a"], "text": "list id"}\n',
+        b'["not", "an", "object"]\n',
+        b'"a string"\n',
+        b"\n",
+        b"   \r\n",
+        b'{"id": "raw-nul", "text": "a\x00b"}\n',
+    ]
+    odd_good = [
+        good(900).replace(b"\n", b"\r\n"),                        # CRLF
+        b'{"id": 12345678901234, "text": "integer id"}\n',
+        b'{"text": "no id: generated"}\n',
+        b'{"id": null, "text": "null id: generated"}\n',
+        b'{"id": "g1", "text": "duplicate id"}\n',
+        b'{"id": "p", "text": "promoted", "url": ["x", 1], "source": {"b": 1, "a": null}, "z": 1, "a": [1.5]}\n',
+        b'{"id": "n", "text": "nested", "doc": {"body": "inner", "id": "inner-id"}, "url": null}\n',
+        b'{"id": "dup-key", "text": "first", "text": "second"}\n',
+        b'{"id": "esc", "text": "a\\u0000b \\ud83c\\udf89 \\"q\\""}\n',
+    ]
+    lines = [b"\xef\xbb\xbf" + good(0)]
+    i = 1
+    for extra in bad + odd_good:
+        for _ in range(i % 4):
+            lines.append(good(i, url=f"https://e.example/{i}", source="s" if i % 2 else None, k=i))
+            i += 1
+        lines.append(extra)
+        i += 1
+    lines += [good(j) for j in range(i, i + 60)]
+    return b"".join(lines) + b'{"id": "last", "text": "no newline at the end"}'
+
+
+def _ingest_both(tmp_path: Path, monkeypatch, paths: list, **options) -> tuple[Path, Path]:
+    """Ingest with every line on the per-line path, then with the clean-block path."""
+    outs = []
+    for name, block in (("per-line", False), ("block", True)):
+        monkeypatch.setattr(ingest_module, "BLOCK_PARSE", block)
+        outs.append(ingest(tmp_path / name, paths, duplicate_ids="warn", **options))
+    return outs[0], outs[1]
+
+
+def _assert_same_output(a: Path, b: Path) -> None:
+    ma, mb = (json.loads((o / "manifest.json").read_text()) for o in (a, b))
+    for key in ("rows_in", "rows_kept", "rows_rejected", "reasons", "counters", "chars_in", "chars_out",
+                "shards", "rejected_shards", "schema"):
+        assert ma[key] == mb[key], key
+    for shard in ma["shards"] + ma["rejected_shards"]:
+        assert (a / shard["file"]).read_bytes() == (b / shard["file"]).read_bytes(), shard["file"]
+
+
+@pytest.mark.parametrize("kind", ["", ".gz", ".zst"])
+@pytest.mark.parametrize("options", [
+    {},
+    {"shard_rows": 7, "shard_bytes": 300, "chunk_bytes": 700},
+    {"text_field": "doc.body", "id_field": "doc.id"},
+    {"id_field": None, "metadata": "drop", "promote": ["source"]},
+])
+def test_block_path_output_is_byte_identical_to_per_line(tmp_path, monkeypatch, kind, options):
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 500)  # many blocks, runs cut at block ends
+    data = _messy_jsonl()
+    plain = tmp_path / "in" / "messy.jsonl"
+    plain.parent.mkdir()
+    plain.write_bytes(data)
+    path = plain if not kind else _compress(plain, data, kind)
+    if kind:
+        plain.unlink()
+    per_line, block = _ingest_both(tmp_path, monkeypatch, [path], max_doc_bytes=2000, **options)
+    _assert_same_output(per_line, block)
+    manifest = json.loads((block / "manifest.json").read_text())
+    assert manifest["rows_rejected"] >= 10 and manifest["rows_kept"] > 90
+    assert manifest["counters"]["bom_stripped"] == 1 and manifest["counters"]["blank_lines"] == 2
+    if "chunk_bytes" in options and not kind:
+        assert manifest["tasks"] > 3
+
+
+@pytest.mark.parametrize("kind", [".gz", ".zst"])
+def test_block_path_on_truncated_archive_matches_per_line(tmp_path, monkeypatch, kind):
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 5000)
+    data = b"".join(orjson.dumps({"id": f"d{i}", "text": f"doc {i} {i * 7919 % 10007}"}) + b"\n" for i in range(5000))
+    whole = _compress(tmp_path / "cut.jsonl", data, kind).read_bytes()
+    (tmp_path / f"cut.jsonl{kind}").write_bytes(whole[: len(whole) // 2])
+    per_line, block = _ingest_both(tmp_path, monkeypatch, [tmp_path / f"cut.jsonl{kind}"])
+    _assert_same_output(per_line, block)
+    assert json.loads((block / "manifest.json").read_text())["reasons"] == {"ingest:truncated_file": 1}
+
+
+def test_block_path_on_sample_data_is_byte_identical_to_per_line(tmp_path, monkeypatch):
+    per_line, block = _ingest_both(tmp_path, monkeypatch, [ROOT / "sample_data" / "raw"], chunk_bytes=300_000)
+    _assert_same_output(per_line, block)
+    assert json.loads((block / "manifest.json").read_text())["rows_kept"] > 1000
+
+
+def test_strict_block_path_stops_at_the_same_line(tmp_path, monkeypatch):
+    (tmp_path / "s.jsonl").write_bytes(_messy_jsonl())
+    for block in (False, True):
+        monkeypatch.setattr(ingest_module, "BLOCK_PARSE", block)
+        with pytest.raises(StageError, match=r"^s.jsonl:3: ingest:invalid_json: "):
+            ingest(tmp_path / str(block), [tmp_path / "s.jsonl"], strict=True)
