@@ -422,3 +422,193 @@ def test_training_errors_name_the_option_on_the_command_line(raw, tmp_path):
         "Error: StageError: tokenize.text_column: ")
     assert run(*stage, "--train", "baichuan2", "--vocab-size", "100000").startswith(
         "Error: StageError: tokenize.vocab_size: 100000 is too large for this corpus")
+
+
+# --- streamed shard writing: same bytes as the whole-array path, memory independent of shard_tokens ---
+
+class ConcatenatingTokenizeStage(TokenizeStage):
+    """The reference: output shards as they were written before streaming. Every document's tokens
+    are copied out of the input token files, concatenated in shard order, and each format is written
+    from the whole array (with its own code here, so the comparison does not use the new writers)."""
+
+    def run_task(self, task, state, out):
+        import pyarrow as pa
+
+        from dataprep.corpus import read_parquet, rejected_table
+
+        cfg = self.config
+        split, index = task.param("split"), task.param("index")
+        dtype = np.dtype(state["dtype"])
+        pieces, keys_all, lengths_all, meta = [], [], [], {"id": [], "lang": [], "domain": []}
+        for i, (prefix, shard) in enumerate(zip(state["prefixes"], state["inputs"])):
+            z = np.load(prefix + ".npz")
+            arrays = {k: z[k] for k in ("lengths", "keys", "val", "empty")}
+            arrays["start"] = state["starts"][split][i]
+            rows, empty_rows = self._members(state, split, index, arrays)
+            if len(empty_rows):
+                t = read_parquet(shard).take(empty_rows)
+                out.rows_in += t.num_rows
+                out.write_rejected(rejected_table(t, pa.array(["tokenize:empty_text"] * t.num_rows), self.name, {}))
+            if len(rows) == 0:
+                continue
+            offsets = np.concatenate([[0], np.cumsum(arrays["lengths"])])
+            mm = np.memmap(prefix + ".tokens", dtype=dtype, mode="r")
+            pieces += [np.array(mm[offsets[r]:offsets[r + 1]]) for r in rows.tolist()]
+            lengths_all.append(arrays["lengths"][rows])
+            keys_all.append(arrays["keys"][rows])
+            cols = [c for c in ("id", "lang", "domain") if c in pq.read_schema(shard).names]
+            t = read_parquet(shard, cols).take(rows)
+            for c in ("id", "lang", "domain"):
+                meta[c].extend(t[c].to_pylist() if c in cols else [None] * len(rows))
+        n = len(pieces)
+        order = np.argsort(np.concatenate(keys_all), kind="stable") if cfg.shuffle and n else np.arange(n)
+        tokens = np.concatenate([pieces[o] for o in order]) if n else np.zeros(0, dtype)
+        lengths = np.concatenate(lengths_all)[order] if n else np.zeros(0, np.int64)
+        meta = {k: [v[o] for o in order.tolist()] for k, v in meta.items()}
+        out.rows_in += n
+        out.rows_kept += n
+        self._write_whole(task.key, tokens, lengths, meta, state, out.out_dir)
+        for key in ("docs", "tokens", f"tokens:{split}", f"shard:{task.key}"):
+            out.count(key, n if key == "docs" else len(tokens))
+
+    def _write_whole(self, key, tokens, lengths, meta, state, base):
+        import io
+        import struct
+
+        from dataprep.corpus import write_table
+        from dataprep.stages.tokenize import formats as F
+
+        def put(path, *chunks):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"".join(bytes(c) for c in chunks))
+
+        for fmt in self.config.formats:
+            if fmt == "megatron":
+                data = tokens.astype(np.uint16 if tokens.dtype == np.uint16 else np.int32)
+                n = len(lengths)
+                pointers = np.zeros(n, np.int64)
+                pointers[1:] = np.cumsum(lengths[:-1] * data.dtype.itemsize)
+                header = b"MMIDIDX\x00\x00" + struct.pack("<QBQQ", 1, 8 if data.dtype == np.uint16 else 4, n, n + 1)
+                put(base / "megatron" / f"{key}.bin", data.tobytes())
+                put(base / "megatron" / f"{key}.idx", header, lengths.astype(np.int32).tobytes(), pointers.tobytes(),
+                    np.arange(n + 1, dtype=np.int64).tobytes())
+            elif fmt in ("hf", "hf-disk"):
+                columns = {"id": meta["id"]}
+                columns.update({c: meta[c] for c in ("lang", "domain") if any(v is not None for v in meta[c])})
+                columns["num_tokens"] = lengths.astype(np.int32).tolist()
+                table = F.hf_table(tokens, lengths, columns, self.config.seq_len)
+                if fmt == "hf":
+                    write_table(table, base / "hf" / f"{key}.parquet")
+                else:
+                    F.write_hf_disk(base / "hf_disk" / key, table)
+            elif fmt == "numpy":
+                buf = io.BytesIO()
+                np.save(buf, tokens)
+                put(base / "numpy" / f"{key}.npy", buf.getvalue())
+            elif fmt == "nanogpt":
+                put(base / "nanogpt" / f"{key}.bin", tokens.tobytes())
+            elif fmt == "nanotron":
+                name = Path(state["info"].path).parent.name + "/" + Path(state["info"].path).name
+                put(base / "nanotron" / f"{key}.ds", tokens.astype(tokens.dtype.newbyteorder("<")).tobytes())
+                put(base / "nanotron" / f"{key}.ds.index", np.cumsum(lengths, dtype=np.uint64).astype("<u8").tobytes())
+                put(base / "nanotron" / f"{key}.ds.metadata",
+                    f"{name}|{tokens.dtype.itemsize}\n{len(tokens)}\n".encode())
+
+
+def output_files(out: Path) -> dict[str, bytes]:
+    dirs = ("megatron", "hf", "hf_disk", "numpy", "nanogpt", "nanotron")
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.relative_to(out).parts[0] in dirs}
+
+
+ALL_FORMATS = ["megatron", "hf", "hf-disk", "numpy", "nanogpt", "nanotron"]
+
+
+@pytest.fixture(scope="module")
+def many_docs(tmp_path_factory) -> Path:
+    """40,000 short documents: over one Parquet row group (32,768 rows) of hf, in 2 input shards."""
+    d = tmp_path_factory.mktemp("tok_many")
+    rng = random.Random(5)
+    words = list(TEXTS["en"].split()) + list(TEXTS["zh"][:20])
+    write_jsonl(d / "in.jsonl", [{"id": f"m{i:06d}", "text": " ".join(rng.choices(words, k=rng.randint(1, 6)))}
+                                 for i in range(40_000)])
+    with LocalExecutor(1) as ex:
+        run_stage(IngestStage(parse(IngestConfig, {"paths": [str(d / "in.jsonl")], "shard_rows": 25_000})),
+                  None, d / "raw", ex)
+    return d / "raw"
+
+
+@pytest.mark.parametrize("case,options,chunk", [
+    ("shuffle+val", dict(shard_tokens=2000, val_share=0.2, seed=3), 1 << 20),
+    ("small chunks", dict(shard_tokens=2000, val_share=0.2, seed=3), 37),  # documents longer than a chunk
+    ("corpus order, bos, uint32", dict(shard_tokens=3000, shuffle=False, add_bos=True, dtype="uint32"), 50),
+    ("packed", dict(shard_tokens=100_000, seq_len=7), 64),
+    ("one shard", dict(shard_tokens=10**9, val_share=0.5), 1 << 20),
+])
+def test_streamed_shards_are_byte_identical_to_the_concatenated_ones(raw, bpe, tmp_path, monkeypatch, case,
+                                                                     options, chunk):
+    import dataprep.stages.tokenize as T
+
+    monkeypatch.setattr(T, "CHUNK_TOKENS", chunk)
+    opts = parse(TokenizeConfig, dict(tokenizer=str(bpe), formats=ALL_FORMATS, **options))
+    with LocalExecutor(1) as ex:
+        new = run_stage(TokenizeStage(opts), Corpus.open(raw), tmp_path / "new", ex).manifest
+        old = run_stage(ConcatenatingTokenizeStage(opts), Corpus.open(raw), tmp_path / "old", ex).manifest
+    got, want = output_files(tmp_path / "new"), output_files(tmp_path / "old")
+    assert sorted(got) == sorted(want) and len(want) > 6
+    for name in want:
+        assert got[name] == want[name], f"{case}: {name}"
+    assert new["tokenize"] == old["tokenize"]
+    assert read_rejected(tmp_path / "new") == read_rejected(tmp_path / "old")
+
+
+@pytest.mark.parametrize("options", [dict(), dict(seq_len=2, dtype="uint32")])
+def test_streamed_hf_shards_spanning_several_row_groups_are_byte_identical(many_docs, bpe, tmp_path, options):
+    opts = parse(TokenizeConfig, dict(tokenizer=str(bpe), formats=["hf", "megatron"], shard_tokens=10**9, **options))
+    with LocalExecutor(1) as ex:
+        run_stage(TokenizeStage(opts), Corpus.open(many_docs), tmp_path / "new", ex)
+        run_stage(ConcatenatingTokenizeStage(opts), Corpus.open(many_docs), tmp_path / "old", ex)
+    got, want = output_files(tmp_path / "new"), output_files(tmp_path / "old")
+    assert sorted(got) == sorted(want)
+    assert pq.ParquetFile(tmp_path / "new" / "hf" / "train-00000.parquet").num_row_groups >= 2
+    for name in want:
+        assert got[name] == want[name], name
+
+
+def peak_rss_kb(cmd: list[str]) -> int:
+    """Peak RSS (KB) of the largest process of ``cmd`` (run from a fresh parent, so only it counts)."""
+    import subprocess
+    import sys
+
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow  # MEMORY TEST: peak RSS of `dataprep tokenize` child processes, ~15 s
+def test_peak_rss_does_not_grow_with_shard_tokens(bpe, tmp_path):
+    """Memory check (issue 15): on one ~24 MB input (~21M tokens), output shards 4x larger must not
+    raise the worker's peak RSS. Before streaming, a task held ~4 copies of its shard's tokens (~85 MB
+    each here at 4N, as uint32)."""
+    import sys
+
+    rng = random.Random(9)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(5000)]
+    write_jsonl(tmp_path / "big.jsonl", [{"id": f"b{i:06d}", "text": " ".join(rng.choices(words, k=350))}
+                                         for i in range(10_000)])
+    with LocalExecutor(1) as ex:
+        run_stage(IngestStage(parse(IngestConfig, {"paths": [str(tmp_path / "big.jsonl")]})), None,
+                  tmp_path / "raw", ex)
+    peaks = {}
+    for shard_tokens in (6_000_000, 24_000_000):
+        out = tmp_path / f"out-{shard_tokens}"
+        peaks[shard_tokens] = peak_rss_kb([sys.executable, "-m", "dataprep", "tokenize", "-i", str(tmp_path / "raw"),
+                                           "-o", str(out), "--tokenizer", str(bpe), "--workers", "1", "--quiet",
+                                           "--formats", "[megatron, numpy, nanogpt, nanotron]", "--dtype", "uint32",
+                                           "--shard-tokens", str(shard_tokens)])
+        tokens = json.loads((out / "tokenize.json").read_text())["tokens"]
+        assert 18_000_000 < tokens <= 24_000_000  # so shard_tokens N gives 4 shards and 4N one
+    small, large = peaks[6_000_000], peaks[24_000_000]
+    print(f"peak RSS: {small / 1e3:.0f} MB at shard_tokens N, {large / 1e3:.0f} MB at 4N")
+    assert large <= small + 12_000, f"peak RSS {small / 1e3:.0f} MB at N, {large / 1e3:.0f} MB at 4N"

@@ -7,7 +7,8 @@ split flags (``.npz``). Output shards are then planned from token totals alone: 
 each document goes to train/val shard ``hash(id, seed)`` and is ordered by that hash inside it (a
 global shuffle that never holds the corpus in memory); without, shards are consecutive token
 ranges in corpus order. Each task writes one output shard in every requested format, reading only
-its own documents' tokens, so memory is bounded by the shard size.
+its own documents' tokens, a chunk at a time, and writing them to the output files as it reads
+them, so its memory follows the input shards (the per-document arrays), not the output shard size.
 """
 
 from __future__ import annotations
@@ -142,6 +143,57 @@ def encode_shard(args: tuple) -> dict:
             "by": by}
 
 
+# Tokens read (and handed to the writers) at a time when writing an output shard: the writers'
+# memory, whatever the shard size. A document longer than this is read on its own.
+CHUNK_TOKENS = 1 << 20
+MAX_OPEN_FILES = 256
+
+
+def read_tokens(files: list[str], dtype: np.dtype, sources: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                chunk_tokens: int | None = None):
+    """Yield (pos, tokens): documents' tokens in the given order, whole documents at a time, about
+    ``chunk_tokens`` (CHUNK_TOKENS) of them per chunk; document k is ``lengths[k]`` tokens at
+    ``starts[k]`` of ``files[sources[k]]``, and ``pos`` is where a chunk starts in the output.
+    A chunk is valid until the next one is asked for (its buffer is reused)."""
+    chunk_tokens = chunk_tokens or CHUNK_TOKENS
+    size = np.dtype(dtype).itemsize
+    buf = np.empty(min(chunk_tokens, int(lengths.sum())), dtype)
+    handles: dict[int, object] = {}
+    pos = fill = 0
+    try:
+        for s, a, n in zip(sources.tolist(), starts.tolist(), lengths.tolist()):
+            if fill and fill + n > len(buf):
+                yield pos, buf[:fill]
+                pos, fill = pos + fill, 0
+            if n == 0:
+                continue
+            f = handles.pop(s, None)
+            if f is None:
+                if len(handles) >= MAX_OPEN_FILES:
+                    handles.pop(next(iter(handles))).close()
+                f = open(files[s], "rb", buffering=0)
+            handles[s] = f  # most recently used last
+            target = buf[fill:fill + n] if n <= len(buf) else np.empty(n, dtype)
+            f.seek(a * size)
+            view, got = memoryview(target).cast("B"), 0
+            while got < n * size:
+                k = f.readinto(view[got:])
+                if not k:
+                    raise StageError(f"tokenize: {files[s]} is shorter than its documents' lengths say "
+                                     "(its _state folder was changed)")
+                got += k
+            if n > len(buf):
+                yield pos, target
+                pos += n
+            else:
+                fill += n
+        if fill:
+            yield pos, buf[:fill]
+    finally:
+        for f in handles.values():
+            f.close()
+
+
 class TokenizeStage(Stage):
     """Tokenize documents into training shards that trainers read directly.
 
@@ -226,11 +278,16 @@ class TokenizeStage(Stage):
         return np.flatnonzero(mine), (np.flatnonzero(empty) if first else np.zeros(0, np.int64))
 
     def run_task(self, task: Task, state: dict, out: TaskOutput) -> None:
+        """Write one output shard: first its documents (which input rows, in which order) from the
+        per-input arrays, then their tokens, read from the input token files a chunk at a time and
+        handed to every format's writer as they are read. No copy of the shard's tokens is made
+        (hf-disk aside, see formats), so memory follows the input shards, not shard_tokens."""
         cfg = self.config
         split, index = task.param("split"), task.param("index")
         dtype = np.dtype(state["dtype"])
-        pieces, keys_all, meta = [], [], {"id": [], "lang": [], "domain": []}
-        lengths_all = []
+        need_meta = any(f in ("hf", "hf-disk", "mds") for f in cfg.formats)
+        sources, starts_all, lengths_all, keys_all = [], [], [], []
+        meta: dict[str, list] = {"id": [], "lang": [], "domain": []}
         rejected_tables = []
         for i, (prefix, shard) in enumerate(zip(state["prefixes"], state["inputs"])):
             z = np.load(prefix + ".npz")
@@ -245,64 +302,79 @@ class TokenizeStage(Stage):
                 continue
             offsets = np.zeros(len(arrays["lengths"]) + 1, dtype=np.int64)
             np.cumsum(arrays["lengths"], out=offsets[1:])
-            mm = np.memmap(prefix + ".tokens", dtype=dtype, mode="r") if offsets[-1] else np.zeros(0, dtype)
-            for r in rows.tolist():
-                pieces.append(np.array(mm[offsets[r]:offsets[r + 1]]))
+            sources.append(np.full(len(rows), i, dtype=np.int64))
+            starts_all.append(offsets[rows])
             lengths_all.append(arrays["lengths"][rows])
             keys_all.append(arrays["keys"][rows])
-            cols = [c for c in ("id", "lang", "domain") if c in pq.read_schema(shard).names]
-            t = read_parquet(shard, cols).take(rows)
-            for c in ("id", "lang", "domain"):
-                meta[c].extend(t[c].to_pylist() if c in cols else [None] * len(rows))
-            del mm
-        n_docs = len(pieces)
+            if need_meta:
+                cols = [c for c in ("id", "lang", "domain") if c in pq.read_schema(shard).names]
+                t = read_parquet(shard, cols).take(rows)
+                for c in ("id", "lang", "domain"):
+                    meta[c].extend(t[c].to_pylist() if c in cols else [None] * len(rows))
         lengths = np.concatenate(lengths_all) if lengths_all else np.zeros(0, np.int64)
+        n_docs = len(lengths)
         if cfg.shuffle and n_docs:
             order = np.argsort(np.concatenate(keys_all), kind="stable")
         else:
             order = np.arange(n_docs)
-        tokens = np.concatenate([pieces[o] for o in order]) if n_docs else np.zeros(0, dtype)
         lengths = lengths[order]
-        meta = {k: [v[o] for o in order.tolist()] for k, v in meta.items()}
+        sources = np.concatenate(sources)[order] if n_docs else np.zeros(0, np.int64)
+        starts = np.concatenate(starts_all)[order] if n_docs else np.zeros(0, np.int64)
+        if need_meta:
+            meta = {k: [v[o] for o in order.tolist()] for k, v in meta.items()}
         out.rows_in += n_docs
         out.rows_kept += n_docs
         for t in rejected_tables:
             out.rows_in += t.num_rows
             out.write_rejected(t)
-        self._write_formats(task.key, tokens, lengths, meta, state, out)
+        n_tokens = int(lengths.sum())
+        self._write_formats(task.key, dtype, sources, starts, lengths, meta, state, out)
         out.count("docs", n_docs)
-        out.count("tokens", len(tokens))
-        out.count(f"tokens:{split}", len(tokens))
-        out.count(f"shard:{task.key}", len(tokens))
+        out.count("tokens", n_tokens)
+        out.count(f"tokens:{split}", n_tokens)
+        out.count(f"shard:{task.key}", n_tokens)
 
-    def _write_formats(self, key: str, tokens: np.ndarray, lengths: np.ndarray, meta: dict, state: dict,
-                       out: TaskOutput) -> None:
+    def _write_formats(self, key: str, dtype: np.dtype, sources: np.ndarray, starts: np.ndarray,
+                       lengths: np.ndarray, meta: dict, state: dict, out: TaskOutput) -> None:
         cfg = self.config
         base = out.out_dir
-        written: list[Path] = []
-        for fmt in cfg.formats:
-            if fmt == "megatron":
-                written += F.write_megatron(base / "megatron" / key, tokens, lengths)
-            elif fmt in ("hf", "hf-disk"):
-                columns = {"id": meta["id"]}
-                for c in ("lang", "domain"):
-                    if any(v is not None for v in meta[c]):
-                        columns[c] = meta[c]
-                columns["num_tokens"] = lengths.astype(np.int32).tolist()
-                table = F.hf_table(tokens, lengths, columns, cfg.seq_len)
-                if fmt == "hf":
-                    written += F.write_hf(base / "hf" / f"{key}.parquet", table)
-                else:
-                    written += F.write_hf_disk(base / "hf_disk" / key, table)
-            elif fmt == "numpy":
-                written += F.write_numpy(base / "numpy" / f"{key}.npy", tokens)
-            elif fmt == "nanogpt":
-                written += F.write_nanogpt(base / "nanogpt" / f"{key}.bin", tokens)
-            elif fmt == "nanotron":
-                written += F.write_nanotron(base / "nanotron" / f"{key}.ds", tokens, lengths,
-                                            Path(state["info"].path).parent.name + "/" + Path(state["info"].path).name)
-            elif fmt == "mds":
-                written += F.write_mds(base / "mds" / key, tokens, lengths, meta["id"])
+        writers: list[F.ShardWriter] = []
+        try:
+            for fmt in cfg.formats:
+                if fmt == "megatron":
+                    writers.append(F.MegatronWriter(base / "megatron" / key, dtype, lengths))
+                elif fmt in ("hf", "hf-disk"):
+                    columns = {"id": meta["id"]}
+                    for c in ("lang", "domain"):
+                        if any(v is not None for v in meta[c]):
+                            columns[c] = meta[c]
+                    columns["num_tokens"] = lengths.astype(np.int32).tolist()
+                    if fmt == "hf":
+                        writers.append(F.HfWriter(base / "hf" / f"{key}.parquet", dtype, lengths, columns,
+                                                  cfg.seq_len))
+                    else:
+                        writers.append(F.HfDiskWriter(base / "hf_disk" / key, dtype, lengths, columns, cfg.seq_len))
+                elif fmt == "numpy":
+                    writers.append(F.NumpyWriter(base / "numpy" / f"{key}.npy", dtype, int(lengths.sum())))
+                elif fmt == "nanogpt":
+                    writers.append(F.NanogptWriter(base / "nanogpt" / f"{key}.bin", dtype))
+                elif fmt == "nanotron":
+                    name = Path(state["info"].path).parent.name + "/" + Path(state["info"].path).name
+                    writers.append(F.NanotronWriter(base / "nanotron" / f"{key}.ds", dtype, lengths, name))
+                elif fmt == "mds":
+                    writers.append(F.MdsWriter(base / "mds" / key, dtype, lengths, meta["id"]))
+            files = [p + ".tokens" for p in state["prefixes"]]
+            for pos, chunk in read_tokens(files, dtype, sources, starts, lengths):
+                for w in writers:
+                    w.add(pos, chunk)
+            written: list[Path] = []
+            while writers:
+                written += writers[0].close()
+                writers.pop(0)
+        except BaseException:
+            for w in writers:
+                w.abort()
+            raise
         for p in written:
             out.add_file(str(p.relative_to(base)))
 

@@ -14,6 +14,13 @@ Formats and the references they follow:
 - nanotron: datatrove/nanotron ``.ds`` (raw little-endian tokens), ``.ds.index`` (uint64 end
   position of each document, in tokens) and ``.ds.metadata`` ("name|bytes per token", count).
 - mds: MosaicML Streaming shards through ``streaming.MDSWriter`` (optional dependency).
+
+A task writes its shard while it reads the documents' tokens: ``open_writer`` gives a writer per
+format that is handed the shard's tokens chunk by chunk, in order, and then closed. Only a chunk is
+in memory for megatron, numpy, nanogpt, nanotron and mds, so memory does not follow the shard
+size; hf holds one Parquet row group (HF_ROW_GROUP rows) at a time; hf-disk, which ``datasets``
+writes from one table, holds the shard's tokens once. The whole-array functions (``write_megatron``
+...) write through the same writers.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dataprep.corpus import tmp_path, write_table
 from dataprep.stage import StageError
@@ -53,19 +61,7 @@ def megatron_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def write_megatron(prefix: Path, tokens: np.ndarray, lengths: np.ndarray) -> list[Path]:
-    dtype = megatron_dtype(tokens.dtype)
-    data = tokens.astype(dtype, copy=False)
-    n = len(lengths)
-    pointers = np.zeros(n, dtype=np.int64)
-    if n:
-        np.cumsum(lengths[:-1] * dtype.itemsize, out=pointers[1:])
-    header = b"MMIDIDX\x00\x00" + struct.pack("<Q", 1) + struct.pack("<B", MEGATRON_CODES[dtype])
-    header += struct.pack("<Q", n) + struct.pack("<Q", n + 1)
-    bin_path, idx_path = prefix.with_suffix(".bin"), prefix.with_suffix(".idx")
-    _write_atomic(bin_path, [memoryview(np.ascontiguousarray(data)).cast("B")])
-    _write_atomic(idx_path, [header, lengths.astype(np.int32).tobytes(), pointers.tobytes(),
-                             np.arange(n + 1, dtype=np.int64).tobytes()])
-    return [bin_path, idx_path]
+    return _write_whole(MegatronWriter(prefix, tokens.dtype, lengths), tokens)
 
 
 def hf_table(tokens: np.ndarray, lengths: np.ndarray, columns: dict[str, list], seq_len: int | None) -> pa.Table:
@@ -114,47 +110,279 @@ def _lists(offsets: np.ndarray, tokens: np.ndarray, value_type: pa.DataType) -> 
 
 
 def write_numpy(path: Path, tokens: np.ndarray) -> list[Path]:
-    import io
-
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(tokens))
-    header = buf.getvalue()
-    _write_atomic(path, [header, memoryview(np.ascontiguousarray(tokens)).cast("B")])
-    return [path]
+    return _write_whole(NumpyWriter(path, tokens.dtype, len(tokens)), tokens)
 
 
 def write_nanogpt(path: Path, tokens: np.ndarray) -> list[Path]:
-    _write_atomic(path, [memoryview(np.ascontiguousarray(tokens)).cast("B")])
-    return [path]
+    return _write_whole(NanogptWriter(path, tokens.dtype), tokens)
 
 
 def write_nanotron(path: Path, tokens: np.ndarray, lengths: np.ndarray, tokenizer_name: str) -> list[Path]:
-    ends = np.cumsum(lengths, dtype=np.uint64) if len(lengths) else np.zeros(0, np.uint64)
-    index, meta = Path(f"{path}.index"), Path(f"{path}.metadata")
-    _write_atomic(path, [memoryview(np.ascontiguousarray(tokens.astype(tokens.dtype.newbyteorder("<")))).cast("B")])
-    _write_atomic(index, [ends.astype("<u8").tobytes()])
-    _write_atomic(meta, [f"{tokenizer_name}|{tokens.dtype.itemsize}\n{len(tokens)}\n".encode()])
-    return [path, index, meta]
+    return _write_whole(NanotronWriter(path, tokens.dtype, lengths, tokenizer_name), tokens)
 
 
 def write_mds(folder: Path, tokens: np.ndarray, lengths: np.ndarray, ids: list[str]) -> list[Path]:
-    try:
-        from streaming import MDSWriter
-    except ImportError:
-        raise StageError("format mds: needs the mosaicml-streaming package (pip install mosaicml-streaming)") from None
-    import shutil
+    return _write_whole(MdsWriter(folder, tokens.dtype, lengths, ids), tokens)
 
-    tmp = tmp_path(folder)
-    shutil.rmtree(tmp, ignore_errors=True)
-    kind = "uint16" if tokens.dtype == np.uint16 else "uint32"
-    with MDSWriter(out=str(tmp), columns={"id": "str", "tokens": f"ndarray:{kind}"}, compression=None) as w:
-        start = 0
-        for doc_id, n in zip(ids, lengths.tolist()):
-            w.write({"id": doc_id, "tokens": tokens[start:start + n]})
-            start += n
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+# --- streaming writers ---------------------------------------------------------------------------
+
+class ShardWriter:
+    """Writes one shard in one format from its tokens, given in order: ``add(pos, chunk)`` with
+    ``pos`` the shard offset of ``chunk[0]`` (chunks hold whole documents), then ``close()``, which
+    returns the files written; ``abort()`` removes what an unfinished writer left."""
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> list[Path]:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        pass
+
+
+class _Stream:
+    """One file written atomically: a header, then the tokens as ``dtype`` (converted a chunk at a time)."""
+
+    def __init__(self, path: Path, dtype: np.dtype, header: bytes = b""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.dtype, self.tmp = path, np.dtype(dtype), tmp_path(path)
+        self.f = open(self.tmp, "wb")
+        self.f.write(header)
+
+    def write(self, chunk: np.ndarray) -> None:
+        if len(chunk):
+            self.f.write(memoryview(np.ascontiguousarray(chunk.astype(self.dtype, copy=False))).cast("B"))
+
+    def close(self) -> Path:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self.f.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class MegatronWriter(ShardWriter):
+    def __init__(self, prefix: Path, dtype: np.dtype, lengths: np.ndarray):
+        self.prefix, self.lengths, self.dtype = prefix, lengths, megatron_dtype(np.dtype(dtype))
+        self.bin = _Stream(prefix.with_suffix(".bin"), self.dtype)
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        self.bin.write(chunk)
+
+    def close(self) -> list[Path]:
+        n, lengths, dtype = len(self.lengths), self.lengths, self.dtype
+        pointers = np.zeros(n, dtype=np.int64)
+        if n:
+            np.cumsum(lengths[:-1] * dtype.itemsize, out=pointers[1:])
+        header = b"MMIDIDX\x00\x00" + struct.pack("<Q", 1) + struct.pack("<B", MEGATRON_CODES[dtype])
+        header += struct.pack("<Q", n) + struct.pack("<Q", n + 1)
+        bin_path, idx_path = self.bin.close(), self.prefix.with_suffix(".idx")
+        _write_atomic(idx_path, [header, lengths.astype(np.int32).tobytes(), pointers.tobytes(),
+                                 np.arange(n + 1, dtype=np.int64).tobytes()])
+        return [bin_path, idx_path]
+
+    def abort(self) -> None:
+        self.bin.abort()
+
+
+class NumpyWriter(ShardWriter):
+    def __init__(self, path: Path, dtype: np.dtype, total: int):
+        import io
+
+        buf = io.BytesIO()
+        header = np.lib.format.header_data_from_array_1_0(np.zeros(0, dtype))
+        header["shape"] = (int(total),)
+        np.lib.format.write_array_header_1_0(buf, header)
+        self.file = _Stream(path, dtype, buf.getvalue())
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        self.file.write(chunk)
+
+    def close(self) -> list[Path]:
+        return [self.file.close()]
+
+    def abort(self) -> None:
+        self.file.abort()
+
+
+class NanogptWriter(NumpyWriter):
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.file = _Stream(path, dtype)
+
+
+class NanotronWriter(ShardWriter):
+    def __init__(self, path: Path, dtype: np.dtype, lengths: np.ndarray, tokenizer_name: str):
+        dtype = np.dtype(dtype)
+        self.path, self.lengths, self.name, self.itemsize = path, lengths, tokenizer_name, dtype.itemsize
+        self.file = _Stream(path, dtype.newbyteorder("<"))
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        self.file.write(chunk)
+
+    def close(self) -> list[Path]:
+        lengths = self.lengths
+        ends = np.cumsum(lengths, dtype=np.uint64) if len(lengths) else np.zeros(0, np.uint64)
+        index, meta = Path(f"{self.path}.index"), Path(f"{self.path}.metadata")
+        self.file.close()
+        _write_atomic(index, [ends.astype("<u8").tobytes()])
+        _write_atomic(meta, [f"{self.name}|{self.itemsize}\n{int(lengths.sum())}\n".encode()])
+        return [self.path, index, meta]
+
+    def abort(self) -> None:
+        self.file.abort()
+
+
+# Rows per Parquet row group, and the writer's options: those of dataprep.corpus.write_table, which
+# hf shards were written with, so a shard written a row group at a time has the same bytes.
+HF_ROW_GROUP = 32768
+
+
+def _parquet_options(names: list[str]) -> dict:
+    return dict(compression="zstd", write_statistics=False, use_dictionary=[c for c in names if c != "text"],
+                write_page_checksum=True)
+
+
+class HfWriter(ShardWriter):
+    """hf Parquet, one row group (HF_ROW_GROUP rows: documents, or packed seq_len rows) at a time:
+    its tokens are gathered into one buffer, written, and dropped."""
+
+    def __init__(self, path: Path, dtype: np.dtype, lengths: np.ndarray, columns: dict[str, list],
+                 seq_len: int | None):
+        self.path, self.dtype, self.seq_len = path, np.dtype(dtype), seq_len
+        self.value_type = pa.uint16() if self.dtype == np.uint16 else pa.uint32()
+        total = int(lengths.sum())
+        if seq_len:  # packed: consecutive documents cut into seq_len rows (the last may be shorter)
+            self.ends = np.minimum(np.arange(seq_len, total + seq_len, seq_len, dtype=np.int64), total)
+            self.columns: dict[str, pa.Array] = {}
+        else:
+            self.ends = np.cumsum(lengths, dtype=np.int64)
+            self.columns = {k: pa.array(v) for k, v in columns.items()}
+        self.lengths, self.raw_columns = lengths, columns
+        self.large = total >= 2**31
+        self.n_groups = -(-len(self.ends) // HF_ROW_GROUP)
+        self.group, self.buf, self.writer = 0, None, None
+        self.tmp = tmp_path(path)
+
+    def _bounds(self, g: int) -> tuple[int, int, int, int]:
+        r0, r1 = g * HF_ROW_GROUP, min((g + 1) * HF_ROW_GROUP, len(self.ends))
+        return r0, r1, int(self.ends[r0 - 1]) if r0 else 0, int(self.ends[r1 - 1])
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        while len(chunk):
+            r0, r1, lo, hi = self._bounds(self.group)
+            if self.buf is None:
+                self.buf = np.empty(hi - lo, self.dtype)
+            take = min(hi - pos, len(chunk))
+            self.buf[pos - lo:pos - lo + take] = chunk[:take]
+            pos, chunk = pos + take, chunk[take:]
+            if pos == hi:
+                self._flush()
+
+    def _flush(self) -> None:
+        r0, r1, lo, hi = self._bounds(self.group)
+        values = pa.array(self.buf if self.buf is not None else np.zeros(0, self.dtype), self.value_type)
+        offsets = np.zeros(r1 - r0 + 1, dtype=np.int64)
+        offsets[1:] = self.ends[r0:r1] - lo
+        if self.large:
+            lists = pa.LargeListArray.from_arrays(pa.array(offsets), values)
+        else:
+            lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
+        table = pa.table({**{k: a.slice(r0, r1 - r0) for k, a in self.columns.items()}, "input_ids": lists})
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.tmp, table.schema, **_parquet_options(table.column_names))
+        self.writer.write_table(table, row_group_size=HF_ROW_GROUP)
+        self.group, self.buf = self.group + 1, None
+
+    def close(self) -> list[Path]:
+        if self.n_groups == 0:  # no rows: the table as a whole (its column types come from no values)
+            tokens = np.zeros(0, self.dtype)
+            return write_hf(self.path, hf_table(tokens, self.lengths, self.raw_columns, self.seq_len))
+        while self.group < self.n_groups:  # row groups of documents without tokens, if any are left
+            self._flush()
+        self.writer.close()
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.path)
+        return [self.path]
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class HfDiskWriter(ShardWriter):
+    """hf-disk: ``datasets`` writes the folder from one table, so the shard's tokens are gathered
+    into one buffer (of the token dtype) first."""
+
+    def __init__(self, folder: Path, dtype: np.dtype, lengths: np.ndarray, columns: dict[str, list],
+                 seq_len: int | None):
+        self.folder, self.lengths, self.columns, self.seq_len = folder, lengths, columns, seq_len
+        self.tokens = np.empty(int(lengths.sum()), np.dtype(dtype))
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        self.tokens[pos:pos + len(chunk)] = chunk
+
+    def close(self) -> list[Path]:
+        table = hf_table(self.tokens, self.lengths, self.columns, self.seq_len)
+        self.tokens = None
+        return write_hf_disk(self.folder, table)
+
+
+class MdsWriter(ShardWriter):
+    def __init__(self, folder: Path, dtype: np.dtype, lengths: np.ndarray, ids: list[str]):
+        try:
+            from streaming import MDSWriter
+        except ImportError:
+            raise StageError("format mds: needs the mosaicml-streaming package "
+                             "(pip install mosaicml-streaming)") from None
+        import shutil
+
+        self.folder, self.tmp = folder, tmp_path(folder)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        kind = "uint16" if np.dtype(dtype) == np.uint16 else "uint32"
+        self.writer = MDSWriter(out=str(self.tmp), columns={"id": "str", "tokens": f"ndarray:{kind}"},
+                                compression=None)
+        self.writer.__enter__()
+        self.ids, self.lengths, self.dtype = ids, lengths.tolist(), np.dtype(dtype)
+        self.doc, self.start = 0, 0  # next document, and where its tokens start in the shard
+
+    def add(self, pos: int, chunk: np.ndarray) -> None:
+        end = pos + len(chunk)
+        while self.doc < len(self.lengths) and self.start + self.lengths[self.doc] <= end:
+            n = self.lengths[self.doc]
+            self.writer.write({"id": self.ids[self.doc], "tokens": chunk[self.start - pos:self.start - pos + n].copy()})
+            self.doc, self.start = self.doc + 1, self.start + n
+
+    def close(self) -> list[Path]:
+        import shutil
+
+        self.add(self.start, np.zeros(0, self.dtype))  # documents without tokens at the end, if any
+        self.writer.__exit__(None, None, None)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        os.replace(self.tmp, self.folder)
+        return sorted(p for p in self.folder.rglob("*") if p.is_file())
+
+    def abort(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _write_whole(writer: ShardWriter, tokens: np.ndarray) -> list[Path]:
+    try:
+        writer.add(0, tokens)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
 
 
 def read_megatron(prefix: Path) -> tuple[np.ndarray, np.ndarray]:
