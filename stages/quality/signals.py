@@ -160,7 +160,7 @@ def language_groups(texts: pl.Series, langs: pl.Series | None) -> pl.Series:
 # --- line and sentence cuts -------------------------------------------------------------------------
 
 
-def _unit_reason(col: str, rules: list[str], kind: str) -> pl.Expr:
+def _unit_reason(col: str, rules: list[str]) -> pl.Expr:
     """First matching cut rule of a line or sentence (null: keep)."""
     c = pl.col(col)
     tests = {
@@ -206,7 +206,7 @@ def cut_units(texts: pl.Series, line_rules: list[str], sentence_rules: list[str]
         lines = lines.filter(~pl.col("tail")).drop("tail")
         line_rules = [r for r in line_rules if r != "related_section"]
     if line_rules:
-        lines = lines.with_columns(reason=pl.when(blank).then(None).otherwise(_unit_reason("t", line_rules, "line")))
+        lines = lines.with_columns(reason=pl.when(blank).then(None).otherwise(_unit_reason("t", line_rules)))
         cut = lines.filter(pl.col("reason").is_not_null())
         cuts.append(cut.select("doc", unit=pl.lit("line"), index=pl.col("line"), reason="reason", text="t"))
         lines = lines.filter(pl.col("reason").is_null()).drop("reason")
@@ -219,7 +219,7 @@ def cut_units(texts: pl.Series, line_rules: list[str], sentence_rules: list[str]
                  .with_columns(s=pl.col("t").str.extract_all(SENTENCE)).drop("t")
                  .with_columns(pl.when(pl.col("s").list.len() == 0).then(pl.lit([""])).otherwise(pl.col("s")).alias("s"))
                  .explode("s")
-                 .with_columns(reason=_unit_reason("s", sentence_rules, "sentence")))
+                 .with_columns(reason=_unit_reason("s", sentence_rules)))
         cut = sents.filter(pl.col("reason").is_not_null())
         cuts.append(cut.select("doc", unit=pl.lit("sentence"), index=pl.col("line"), reason="reason",
                                text=pl.col("s").str.strip_chars()))
