@@ -326,6 +326,17 @@ def fit(rows: list[tuple[str, str]], out: Path, settings: dict, quantize: bool) 
     return model, zeroed, threads
 
 
+def train_for_cli(train_fn: Any, output: str, *args: Any, **kwargs: Any) -> dict:
+    """Run a training function for a command: user mistakes and write errors become one-line
+    click errors (the command's --output named)."""
+    try:
+        return train_fn(*args, **kwargs)
+    except (ConfigError, StageError, CorpusError) as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"-o: cannot write {e.filename or output} ({e.strerror or e})") from None
+
+
 def training_options(unit: str) -> Any:
     """The fastText settings shared by the training commands, as click options; ``unit`` names what
     a class is (``class``, ``domain``) in the help."""

@@ -443,6 +443,15 @@ class ShardBuilder:
 # --- readers ------------------------------------------------------------------------------------
 
 
+def _open_or_reject(path: Path, origin: str, b: "ShardBuilder") -> io.BufferedIOBase | None:
+    """The file opened for reading, or None after recording it as unreadable (vanished, no access)."""
+    try:
+        return open_binary(path)
+    except OSError as e:
+        b.unreadable(path, origin, e)
+        return None
+
+
 def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1,
                per_line: bool | None = None) -> None:
     """Read JSONL lines ``[start, end)`` of ``path`` (the first is line ``first_line``) into ``b``.
@@ -451,10 +460,8 @@ def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int |
     per-line path, which ``per_line`` uses for every line (default: when ``BLOCK_PARSE`` is off, or
     ``promote`` names a field twice or like a column); both give the same shards and rejections."""
     line_no = first_line - 1
-    try:
-        f = open_binary(path)
-    except OSError as e:
-        b.unreadable(path, f"{rel}:{first_line}", e)
+    f = _open_or_reject(path, f"{rel}:{first_line}", b)
+    if f is None:
         return
     try:
         with f:
@@ -659,10 +666,8 @@ def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
     if b.cfg.text_mode == "line":
         read_text_lines(path, rel, b)
         return
-    try:
-        f = open_binary(path)
-    except OSError as e:
-        b.unreadable(path, f"{rel}:1", e)
+    f = _open_or_reject(path, f"{rel}:1", b)
+    if f is None:
         return
     try:
         with f:
@@ -691,10 +696,8 @@ def read_text(path: Path, rel: str, b: ShardBuilder) -> None:
 
 def read_text_lines(path: Path, rel: str, b: ShardBuilder) -> None:
     line_no = 0
-    try:
-        f = open_binary(path)
-    except OSError as e:
-        b.unreadable(path, f"{rel}:1", e)
+    f = _open_or_reject(path, f"{rel}:1", b)
+    if f is None:
         return
     try:
         with f:

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import click
 
-from dataprep.config import ConfigError
-from dataprep.corpus import CorpusError
-from dataprep.stage import StageError
-from dataprep.classifier import FORMATS, expand, read_rows, training_options
+from dataprep.classifier import FORMATS, expand, read_rows, train_for_cli, training_options
 
 from . import model as M
 
@@ -54,13 +51,8 @@ def domain_train(inputs: tuple[str, ...], output: str, text_column: str, label_c
     if not examples:
         raise click.ClickException(f"no labelled documents to train on (check --label-column {label_column!r}"
                                    + (" and --labels)" if wanted else ")"))
-    try:
-        info = M.train(examples, output, seed=seed, epochs=epochs, lr=lr, word_ngrams=word_ngrams, dim=dim,
-                       valid_share=valid_share, bucket=bucket, max_docs=max_docs)
-    except (ConfigError, StageError, CorpusError) as e:
-        raise click.ClickException(str(e)) from None
-    except OSError as e:
-        raise click.ClickException(f"-o: cannot write {e.filename or output} ({e.strerror or e})") from None
+    info = train_for_cli(M.train, output, examples, output, seed=seed, epochs=epochs, lr=lr,
+                         word_ngrams=word_ngrams, dim=dim, valid_share=valid_share, bucket=bucket, max_docs=max_docs)
     _report(info, Path(output))
 
 

@@ -7,10 +7,7 @@ from pathlib import Path
 import click
 
 from dataprep import classifier as M
-from dataprep.classifier import FEW_HELD_OUT, FORMATS, _label_value, expand, read_rows
-from dataprep.config import ConfigError
-from dataprep.corpus import CorpusError
-from dataprep.stage import StageError
+from dataprep.classifier import FEW_HELD_OUT, FORMATS, _label_value, expand, read_rows, train_for_cli
 
 
 @click.command("quality-train", help=f"""Train a fastText classifier of good against bad text for the quality stage.
@@ -83,13 +80,8 @@ def quality_train(pos: tuple[str, ...], neg: tuple[str, ...], inputs: tuple[str,
         if not texts:
             raise click.ClickException(f"no {name} documents to train on (check {flags})")
 
-    try:
-        info = M.train(good, bad, output, seed=seed, epochs=epochs, lr=lr, word_ngrams=word_ngrams, dim=dim,
-                       valid_share=valid_share, bucket=bucket, max_docs=max_docs)
-    except (ConfigError, StageError, CorpusError) as e:
-        raise click.ClickException(str(e)) from None
-    except OSError as e:
-        raise click.ClickException(f"-o: cannot write {e.filename or output} ({e.strerror or e})") from None
+    info = train_for_cli(M.train, output, good, bad, output, seed=seed, epochs=epochs, lr=lr,
+                         word_ngrams=word_ngrams, dim=dim, valid_share=valid_share, bucket=bucket, max_docs=max_docs)
     _report(info, Path(output))
 
 
