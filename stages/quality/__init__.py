@@ -251,10 +251,11 @@ class QualityStage(Stage):
         for r, c, chars in cuts.group_by("reason").agg(n=pl.len(), chars=pl.col("text").str.len_chars().sum()).iter_rows():
             counts[f"cut_units:{r}"] = c
             counts[f"cut_chars:{r}"] = chars
-        lang_list = lang_key.to_list()
-        for lang, q in zip(lang_list, quality.to_list()):
-            b = min(int(q * HIST_BINS), HIST_BINS - 1)
-            counts[f"hist:{lang}:{b}"] = counts.get(f"hist:{lang}:{b}", 0) + 1
+        bins = (pl.DataFrame({"lang": lang_key, "q": quality})
+                .group_by("lang", (pl.col("q") * HIST_BINS).floor().cast(pl.Int64).clip(0, HIST_BINS - 1).alias("b"))
+                .len())
+        for lang, b, c in bins.iter_rows():
+            counts[f"hist:{lang}:{b}"] = c
 
         out = table
         if not cfg.dry_run:
