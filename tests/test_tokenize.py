@@ -611,4 +611,7 @@ def test_peak_rss_does_not_grow_with_shard_tokens(bpe, tmp_path):
         assert 18_000_000 < tokens <= 24_000_000  # so shard_tokens N gives 4 shards and 4N one
     small, large = peaks[6_000_000], peaks[24_000_000]
     print(f"peak RSS: {small / 1e3:.0f} MB at shard_tokens N, {large / 1e3:.0f} MB at 4N")
-    assert large <= small + 12_000, f"peak RSS {small / 1e3:.0f} MB at N, {large / 1e3:.0f} MB at 4N"
+    # Before streaming, peak RSS grew by ~87 MB from N to 4N here (copies of the shard's tokens); allow
+    # half of one copy of the 4N shard's tokens (~42 MB) for allocator noise (runs differ by ~20 MB).
+    slack_kb = tokens * 4 // 2 // 1000
+    assert large <= small + slack_kb, f"peak RSS {small / 1e3:.0f} MB at N, {large / 1e3:.0f} MB at 4N"
