@@ -299,6 +299,8 @@ def _stage_command(name: str, cls: type) -> click.Command:
                 value = yaml.safe_load(value)
                 if typing.get_origin(tp) is list and isinstance(value, (str, int, float)):
                     value = [value]  # `--formats hf` as well as `--formats '[hf, megatron]'`
+            if isinstance(value, tuple) and len(value) == 1 and value[0].strip().startswith("["):
+                value = yaml.safe_load(value[0])  # a repeatable option given as a YAML list: --promote '[url, source]'
             values[key] = list(value) if isinstance(value, tuple) else value
         if cls.cli_input:
             values[cls.cli_input] = list(input)

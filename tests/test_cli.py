@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -262,3 +263,13 @@ def test_global_options_before_the_command_still_start_the_fork_server_early(arg
     from dataprep.__main__ import _runs_workers
 
     assert _runs_workers(args) is starts
+
+
+def test_list_options_take_repeats_or_a_yaml_list(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [{"id": "1", "text": "hello there", "url": "u", "source": "s", "x": 1}])
+    for i, args in enumerate((["--promote", "url", "--promote", "source"], ["--promote", "[url, source]"])):
+        r = invoke("ingest", "-i", tmp_path / "a.jsonl", "-o", tmp_path / f"raw{i}", *args, "-q")
+        assert r.exit_code == 0, r.output
+        manifest = json.loads((tmp_path / f"raw{i}" / "manifest.json").read_text())
+        assert manifest["config"]["promote"] == ["url", "source"]
+        assert {"url", "source"} <= {c["name"] for c in manifest["schema"]}
