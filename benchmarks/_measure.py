@@ -1,5 +1,11 @@
-"""Shared helpers for benchmarks: run a command in a subprocess and sample the peak RSS of its
-whole process tree (the command plus its worker processes)."""
+"""Shared helpers for benchmarks: run a command in a subprocess and sample the peak memory of its
+whole process tree (the command plus its worker processes).
+
+Two tree totals are kept. The RSS sum counts a page shared by several processes once per process:
+forked workers share the parent's pages copy-on-write, so that sum overstates what the tree holds.
+The PSS sum (proportional set size, from /proc/PID/smaps_rollup) divides each shared page among
+the processes that map it, so it adds up to the memory the tree really uses; it is reported where
+the kernel provides it (Linux 4.14+)."""
 
 from __future__ import annotations
 
@@ -7,33 +13,57 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 
 
+def _pss(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, peak tree RSS and peak single-process RSS (bytes)."""
+    """Run ``cmd``; return wall seconds, peak tree RSS, peak tree PSS and peak single-process RSS
+    (bytes), the command line of the process that had that largest RSS, and a timeline of samples
+    ``(unix time, tree RSS, tree PSS, largest RSS)``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    peak_tree = peak_proc = 0
+    peak = {"tree": 0, "pss": 0, "proc": 0, "proc_cmd": ""}
+    timeline: list[tuple[float, int, int, int]] = []
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_tree, peak_proc
         parent = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
                 procs = [parent, *parent.children(recursive=True)]
-                rss = []
-                for p in procs:
-                    try:
-                        rss.append(p.memory_info().rss)
-                    except psutil.Error:
-                        pass
-                peak_tree = max(peak_tree, sum(rss))
-                peak_proc = max(peak_proc, max(rss, default=0))
             except psutil.Error:
                 break
+            rss, pss, top, top_cmd = 0, 0, 0, ""
+            for p in procs:
+                try:
+                    r = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                rss += r
+                pss += _pss(p.pid) or r
+                if r > top:
+                    top = r
+                    try:
+                        top_cmd = " ".join(p.cmdline())[:200]
+                    except psutil.Error:
+                        top_cmd = ""
+            timeline.append((time.time(), rss, pss, top))
+            peak["tree"] = max(peak["tree"], rss)
+            peak["pss"] = max(peak["pss"], pss)
+            if top > peak["proc"]:
+                peak["proc"], peak["proc_cmd"] = top, top_cmd
             time.sleep(interval)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -45,7 +75,9 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
     if proc.returncode != 0:
         sys.stderr.write(err.decode(errors="replace"))
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return {"wall_s": wall, "peak_tree_rss": peak_tree, "peak_proc_rss": peak_proc, "stdout": out.decode()}
+    return {"wall_s": wall, "peak_tree_rss": peak["tree"], "peak_tree_pss": peak["pss"],
+            "peak_proc_rss": peak["proc"], "peak_proc_cmd": peak["proc_cmd"], "timeline": timeline,
+            "stdout": out.decode()}
 
 
 def mb(n: float) -> str:

@@ -189,7 +189,12 @@ def run_once(mb_target: float, workers: int, base: Path) -> dict:
         man = d / "manifest.json"
         if d.is_dir() and man.exists():
             m = json.loads(man.read_text())
+            end = man.stat().st_mtime
+            seen = [x for x in r["timeline"] if end - m["wall_time_s"] - 0.05 <= x[0] <= end + 0.05]
             stages.append({"stage": d.name, "seconds": m["wall_time_s"], "rows_in": m.get("rows_in"),
+                           "peak_tree_rss": max((x[1] for x in seen), default=0),
+                           "peak_tree_pss": max((x[2] for x in seen), default=0),
+                           "peak_proc_rss": max((x[3] for x in seen), default=0),
                            "rows_kept": m.get("rows_kept"), "rows_rejected": m.get("rows_rejected"),
                            "chars_in": m.get("chars_in"), "reasons": m.get("reasons") or {}})
     notes = []
@@ -206,7 +211,8 @@ def run_once(mb_target: float, workers: int, base: Path) -> dict:
         tokens = json.loads(tok_json.read_text()).get("tokens")
     return {"mb": mb_target, "workers": workers, "corpus": gen, "tokenizer": tok, "wall_s": round(r["wall_s"], 2),
             "stage_s": round(sum(s["seconds"] for s in stages), 2), "peak_tree_rss": r["peak_tree_rss"],
-            "peak_proc_rss": r["peak_proc_rss"], "stages": stages, "tokens": tokens, "notes": notes,
+            "peak_tree_pss": r["peak_tree_pss"], "peak_proc_rss": r["peak_proc_rss"],
+            "peak_proc_cmd": r["peak_proc_cmd"], "stages": stages, "tokens": tokens, "notes": notes,
             "workdir": str(work)}
 
 
@@ -215,13 +221,14 @@ def report(res: dict) -> None:
     raw_mb = g["bytes"] / 1e6
     print(f"\n{res['mb']:g} MB raw JSONL, {g['docs']:,} docs, {res['workers']} workers, tokenizer {res['tokenizer']}")
     print(f"{'stage':<14}{'seconds':>9}{'share':>7}{'rows in':>11}{'kept':>11}{'rejected':>10}{'docs/s':>9}"
-          f"{'raw MB/s':>10}")
+          f"{'raw MB/s':>10}{'tree RSS':>10}{'tree PSS':>10}{'largest':>9}")
     total = res["stage_s"] or 1.0
     for s in res["stages"]:
         sec = s["seconds"] or 1e-9
         rows_in = s["rows_in"] if s["rows_in"] is not None else g["docs"]
         print(f"{s['stage']:<14}{s['seconds']:>9.1f}{s['seconds'] / total:>7.0%}{rows_in:>11,}"
-              f"{s['rows_kept'] or 0:>11,}{s['rows_rejected'] or 0:>10,}{rows_in / sec:>9,.0f}{raw_mb / sec:>10.2f}")
+              f"{s['rows_kept'] or 0:>11,}{s['rows_rejected'] or 0:>10,}{rows_in / sec:>9,.0f}{raw_mb / sec:>10.2f}"
+              f"{s['peak_tree_rss'] / 1e6:>10,.0f}{s['peak_tree_pss'] / 1e6:>10,.0f}{s['peak_proc_rss'] / 1e6:>9,.0f}")
     print(f"{'stages total':<14}{res['stage_s']:>9.1f}")
     print(f"{'command':<14}{res['wall_s']:>9.1f}{'':>7}{g['docs']:>11,}{'':>21}{g['docs'] / res['wall_s']:>9,.0f}"
           f"{raw_mb / res['wall_s']:>10.2f}")
@@ -233,7 +240,8 @@ def report(res: dict) -> None:
         print(n)
     if res["tokens"]:
         print(f"tokens written: {res['tokens']:,}")
-    print(f"peak RSS: whole process tree {mb(res['peak_tree_rss'])}, largest single process {mb(res['peak_proc_rss'])}")
+    print(f"peak memory: whole process tree {mb(res['peak_tree_rss'])} RSS ({mb(res['peak_tree_pss'])} PSS, shared "
+          f"pages counted once), largest single process {mb(res['peak_proc_rss'])} RSS: {res['peak_proc_cmd']}")
     top = sorted(res["stages"], key=lambda s: -s["seconds"])[:3]
     print("most time: " + ", ".join(f"{s['stage']} {s['seconds']:.1f} s ({s['seconds'] / total:.0%})" for s in top))
 

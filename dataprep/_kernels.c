@@ -9,6 +9,7 @@
  *   signatures(texts, n, kind, scheme, a, b, seed, probes) the same, fused with MinHash per text:
  *                                    datasketch's affine32 permutations or one-permutation hashing
  *   pair_jaccard(parts, part_of, start_of, count_of, pairs, width) exact Jaccard of distinct hashes
+ *   sig_agreement(parts, part_of, row_of, pairs, num_perm) shared MinHash values per pair
  *   band_pairs(keys, bands, usable, small_group)           LSH candidate pairs of all bands
  *   components(n, left, right)                             connected components (union-find)
  *   ngram_repetition(h, lengths, doc_starts, top_sizes, dup_sizes) word n-gram repetition per
@@ -840,6 +841,75 @@ done:
     return result;
 }
 
+/* sig_agreement(parts, part_of, row_of, pairs, num_perm) -> int32 per pair: the number of the
+ * num_perm MinHash values two items share (item k's signature: row row_of[k] of parts[part_of[k]],
+ * a row-major uint32 matrix with num_perm columns, often memory-mapped). The twin is
+ * stages.dedup.kernel.sig_agreement in numpy. */
+static PyObject *py_sig_agreement(PyObject *self, PyObject *args) {
+    PyObject *parts_obj;
+    Py_buffer ob, rb, pb;
+    Py_ssize_t num_perm;
+    if (!PyArg_ParseTuple(args, "Oy*y*y*n", &parts_obj, &ob, &rb, &pb, &num_perm)) return NULL;
+    PyObject *result = NULL, *parts = NULL;
+    Py_buffer *views = NULL;
+    Py_ssize_t nviews = 0;
+    const int32_t *part_of = ob.buf;
+    const int64_t *row_of = rb.buf, *pairs = pb.buf;
+    Py_ssize_t nitems = rb.len / 8, npairs = pb.len / 16;
+    if (num_perm < 1 || ob.len / 4 != nitems) {
+        PyErr_SetString(PyExc_ValueError, "sig_agreement: inconsistent arguments");
+        goto done;
+    }
+    parts = PySequence_Fast(parts_obj, "parts must be a sequence of buffers");
+    if (!parts) goto done;
+    Py_ssize_t nparts = PySequence_Fast_GET_SIZE(parts);
+    views = calloc((size_t)nparts + 1, sizeof(Py_buffer));
+    if (!views) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; nviews < nparts; nviews++)
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(parts, nviews), &views[nviews], PyBUF_SIMPLE) < 0) goto done;
+    for (Py_ssize_t k = 0; k < nitems; k++) {
+        int32_t q = part_of[k];
+        if (q < 0 || q >= nparts || row_of[k] < 0 || (row_of[k] + 1) * num_perm * 4 > views[q].len) {
+            PyErr_SetString(PyExc_IndexError, "sig_agreement: an item lies outside its part");
+            goto done;
+        }
+    }
+    result = PyBytes_FromStringAndSize(NULL, npairs * 4);
+    if (!result) goto done;
+    int32_t *out = (int32_t *)PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < npairs; p++) {
+        int64_t i = pairs[2 * p], j = pairs[2 * p + 1];
+        if (i < 0 || j < 0 || i >= nitems || j >= nitems) {
+            out[p] = -1;
+            continue;
+        }
+        const uint32_t *a = (const uint32_t *)views[part_of[i]].buf + row_of[i] * num_perm;
+        const uint32_t *b = (const uint32_t *)views[part_of[j]].buf + row_of[j] * num_perm;
+        int32_t same = 0;
+        for (Py_ssize_t k = 0; k < num_perm; k++) same += a[k] == b[k];
+        out[p] = same;
+    }
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t p = 0; p < npairs; p++)
+        if (out[p] < 0) {
+            Py_CLEAR(result);
+            PyErr_SetString(PyExc_IndexError, "sig_agreement: item out of range");
+            break;
+        }
+done:
+    for (Py_ssize_t k = 0; k < nviews; k++) PyBuffer_Release(&views[k]);
+    free(views);
+    Py_XDECREF(parts);
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&pb);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* band_pairs(keys, bands, usable, small_group) -> uint64 codes i << 32 | j (i < j), distinct, in
@@ -1326,6 +1396,8 @@ static PyMethodDef methods[] = {
      "signatures(texts, n, kind, scheme, a, b, seed, probes) -> MinHash signatures, fused per text."},
     {"pair_jaccard", py_pair_jaccard, METH_VARARGS,
      "pair_jaccard(parts, part_of, start_of, count_of, pairs, width) -> float64 per pair."},
+    {"sig_agreement", py_sig_agreement, METH_VARARGS,
+     "sig_agreement(parts, part_of, row_of, pairs, num_perm) -> int32 shared MinHash values per pair."},
     {"band_pairs", py_band_pairs, METH_VARARGS,
      "band_pairs(keys, bands, usable, small_group) -> uint64 candidate pair codes, distinct."},
     {"components", py_components, METH_VARARGS, "components(n, left, right) -> smallest node per component."},

@@ -354,7 +354,7 @@ def test_against_a_reference_corpus(tmp_path):
         run_dedup(tmp_path / "bad", new, method="minhash", num_perm=64, against=str(tmp_path / "ref" / "out"))
     # the reference's index was kept in its folder; a second run reuses it instead of keying it again
     index = list((tmp_path / "ref" / "out" / "_index").glob("*/*"))
-    assert sorted(p.name for p in index) == ["ref-00000.npz", "ref-00000.shingles.u32"]
+    assert sorted(p.name for p in index) == ["ref-00000.npz", "ref-00000.shingles.u32", "ref-00000.sigs.u32"]
     stamps = {p: p.stat().st_mtime_ns for p in index}
     again, _, _ = run_dedup(tmp_path / "new2", new, method="minhash", against=str(tmp_path / "ref" / "out"))
     assert again == kept and {p: p.stat().st_mtime_ns for p in index} == stamps
@@ -448,7 +448,8 @@ def test_cut_spans_and_config_errors():
 @pytest.mark.parametrize("hash_name", ["sha1", "vector"])
 def test_exact_verification_is_the_shingle_jaccard(tmp_path, hash_name):
     """The map keeps each item's shingle hashes; verification measures pairs (across shards) from them."""
-    from dataprep.stages.dedup import load_items, map_shard, shingle_file, verify_exact
+    from dataprep.stages.dedup import (load_items, map_shard, prefilter_agreement, shingle_file, sig_file,
+                                       verify_exact)
 
     rng = np.random.default_rng(6)
     words = ["w%d" % i for i in range(40)] + ["数", "据", "去", "重"]
@@ -464,11 +465,20 @@ def test_exact_verification_is_the_shingle_jaccard(tmp_path, hash_name):
     items = load_items([(m, False) for m in maps])
     pairs = sorted({tuple(sorted(map(int, rng.choice(90, 2, replace=False)))) for _ in range(200)} | {(30, 34)})
     left, right = (np.array(x, dtype=np.int64) for x in zip(*pairs))
+    files, sigs = [str(shingle_file(m)) for m in maps], [str(sig_file(m)) for m in maps]
     with LocalExecutor(2) as ex:
-        got = verify_exact(items, [str(shingle_file(m)) for m in maps], left, right, ex)
-    for (i, j), g in zip(pairs, got.tolist()):
+        got = verify_exact(items, files, sigs, left, right, ex, cfg.num_perm, 0)  # every pair exactly
+        screened = verify_exact(items, files, sigs, left, right, ex, cfg.num_perm, prefilter_agreement(cfg))
+    assert 0 < prefilter_agreement(cfg) < cfg.threshold * cfg.num_perm
+    skipped = 0
+    for (i, j), g, s in zip(pairs, got.tolist(), screened.tolist()):
         a, b = (set(T.shingles(texts[k // 30][k % 30], cfg.ngram)) for k in (i, j))
         assert g == pytest.approx(len(a & b) / len(a | b) if a | b else 1.0), (i, j)
+        # the signature screen only skips pairs far below the threshold, and says so with their estimate
+        if s != g:
+            skipped += 1
+            assert g < cfg.threshold and s < prefilter_agreement(cfg) / cfg.num_perm
+    assert skipped > 0, "random pairs of unrelated texts are screened out by their signatures"
 
 
 def test_shingle_files_are_removed_and_remade_when_missing(tmp_path):
@@ -481,6 +491,7 @@ def test_shingle_files_are_removed_and_remade_when_missing(tmp_path):
     state = tmp_path / "out" / "_state"
     assert len(kept) == 4 and len(rejected) == 8 and list(state.glob("map-*.npz"))
     assert not list(state.glob("*.shingles.*")), "shingle files are removed after verification"
+    assert not list(state.glob("*.sigs.*")), "signature files are removed after verification"
     (tmp_path / "out" / "manifest.json").unlink()
     (tmp_path / "out" / "_state.pkl").unlink()
     with LocalExecutor(1) as ex:

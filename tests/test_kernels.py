@@ -127,6 +127,25 @@ def test_signatures_keep_the_shingle_hashes_verification_uses(texts, hash_name, 
 
 
 @needs_kernel
+
+def test_sig_agreement_matches_numpy():
+    rng = np.random.default_rng(9)
+    sigs = rng.integers(0, 5, (50, 16)).astype(np.uint32)  # small values: many agreements
+    cut = 20
+    parts = [sigs[:cut].ravel(), sigs[cut:].ravel()]
+    part_of = np.array([0] * cut + [1] * (50 - cut), np.int32)
+    row_of = np.concatenate([np.arange(cut), np.arange(50 - cut)]).astype(np.int64)
+    pairs = rng.integers(0, 50, (300, 2)).astype(np.int64)
+    want = np.count_nonzero(sigs[pairs[:, 0]] == sigs[pairs[:, 1]], axis=1)
+    assert K.sig_agreement(parts, part_of, row_of, pairs, 16).tolist() == want.tolist()
+    with python_path():
+        assert K.sig_agreement(parts, part_of, row_of, pairs, 16).tolist() == want.tolist()
+    if K.available():
+        with pytest.raises(IndexError):
+            K._K.sig_agreement(parts, part_of, row_of, np.array([[0, 50]], np.int64), 16)
+        with pytest.raises(IndexError):
+            K._K.sig_agreement([parts[0]], part_of, row_of, pairs, 16)
+
 @pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
 def test_pair_jaccard_matches_the_python_path(dtype):
     rng = np.random.default_rng(3)

@@ -205,6 +205,32 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.array([uf.find(i) for i in range(n)], dtype=np.int64)
 
 
+def sig_agreement(parts: list[np.ndarray], part_of: np.ndarray, row_of: np.ndarray, pairs, num_perm: int
+                  ) -> np.ndarray:
+    """Number of MinHash values each pair of items shares (int32 per pair). Item k's signature is
+    row ``row_of[k]`` of ``parts[part_of[k]]`` (uint32, ``num_perm`` columns, often memory-mapped)."""
+    part_of = np.ascontiguousarray(part_of, np.int32)
+    row_of = np.ascontiguousarray(row_of, np.int64)
+    p = np.ascontiguousarray(np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
+    if available():
+        raw = _K.sig_agreement([np.ascontiguousarray(h, np.uint32) for h in parts], part_of, row_of, p, num_perm)
+        return np.frombuffer(raw, np.int32).copy()
+    mats = [np.asarray(h, np.uint32).reshape(-1, num_perm) for h in parts]
+    out = np.zeros(len(p), np.int32)
+    for c in range(0, len(p), 65536):
+        chunk = p[c:c + 65536]
+        sides = []
+        for col in (0, 1):
+            k = chunk[:, col]
+            sig = np.empty((len(k), num_perm), np.uint32)
+            for q in np.unique(part_of[k]).tolist():
+                sel = part_of[k] == q
+                sig[sel] = mats[q][row_of[k[sel]]]
+            sides.append(sig)
+        out[c:c + len(chunk)] = np.count_nonzero(sides[0] == sides[1], axis=1)
+    return out
+
+
 def pair_jaccard(parts: list[np.ndarray], part_of: np.ndarray, start_of: np.ndarray, count_of: np.ndarray,
                  pairs) -> list[float]:
     """Exact Jaccard similarity of the distinct hashes of items i and j, for each pair. Item k's
