@@ -159,6 +159,15 @@ def test_same_input_gives_the_same_bytes_for_any_worker_count(tmp_path):
     assert outs[0] == outs[1]
 
 
+def test_an_empty_shard_with_exempt_rules_is_scored_without_error():
+    """A shard emptied by an earlier stage still goes through (the exempt mask must stay boolean)."""
+    empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string()),
+                      "source": pa.array([], pa.string())})
+    stage = QualityStage(parse(QualityConfig, {"exempt": EXEMPT}, "quality"))
+    kept, rejected, *_ = stage.score(empty)
+    assert kept.num_rows == rejected.num_rows == 0
+
+
 # --- sample_data: every planted kind ------------------------------------------------------------------
 
 

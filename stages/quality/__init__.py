@@ -176,7 +176,7 @@ class QualityStage(Stage):
         body = (texts.str.len_chars().cast(pl.Int64) - tail_chars.cast(pl.Int64)).clip(0)
         sig = sig.with_columns(kept_share=pl.Series(S._ratio_series(new_texts.str.len_chars(), body)))
 
-        exempt = pl.Series([False] * n)
+        exempt = pl.Series([False] * n, dtype=pl.Boolean)  # typed: an empty shard would make it Null
         for column, values in cfg.exempt.items():
             if column not in table.column_names:
                 raise StageError(f"quality.exempt: the corpus has no column {column!r}")
