@@ -8,14 +8,15 @@ from pathlib import Path
 
 import click
 
-from dataprep.corpus import Corpus
+from dataprep.corpus import Corpus, CorpusError
 from dataprep.stage import StageError
 
 from . import INT_RANGES
+from . import extend as X
 from . import loader as L
 
 
-@click.group(help="Train or inspect tokenizers.")
+@click.group(help="Train, extend or inspect tokenizers.")
 def tokenizer() -> None:
     pass
 
@@ -69,6 +70,9 @@ def train(input_: str, output: str, preset: str, vocab_size: int, max_chars: int
 
 @tokenizer.command(help="""Show a tokenizer's vocabulary size, special tokens and the ids of a text.
 
+For a tokenizer written by `dataprep tokenizer extend`, also the id ranges of the base vocabulary,
+the added pieces and the padding.
+
 \b
 Example:
   dataprep tokenizer info tok/tokenizer.json --text "你好, world"
@@ -81,7 +85,68 @@ def info(spec: str, text: str | None) -> None:
     except StageError as e:
         raise click.ClickException(str(e)) from None
     out = i.to_json()
+    extension = X.extension_of(i)
+    if extension is not None:
+        out["extension"] = extension
     if text is not None:
         out["ids"] = L.encoder(i)([text])[0]
     json.dump(out, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
+
+
+@tokenizer.command(help=f"""Add pieces for new text to a tokenizer, keeping every existing id.
+
+BASE is a SentencePiece .model (BPE or unigram) or an HF tokenizer.json BPE (byte-level or not),
+as a file, a folder holding one, or a hub name. The corpus (-i) is segmented by BASE, and pairs of
+its tokens are merged as a BPE trainer merges characters, most frequent first, within words (never
+across whitespace after text, a change of script, or a special token). The first --add new pieces
+are appended after BASE's last id: in a .model with scores below all of BASE's, in a
+tokenizer.json with the merges that build them ranked after BASE's. For a character vocabulary
+(SentencePiece, or a BPE that is not byte-level), characters BASE lacks are added as pieces: those
+making up {X.CHARACTER_COVERAGE:.2%} of the text first, others where a piece needs them. Text the
+new pieces do not match is segmented exactly as by BASE.
+
+The new vocabulary is padded to a multiple of --pad-to with reserved special tokens
+(<|reserved_0|>, ...) that encoding never produces. OUTPUT gets tokenizer.model, or
+tokenizer.json and tokenizer_config.json, and extend.json: tokens per character before and after
+per language on the held-out documents (--heldout-share of the corpus, by a hash of the id, not
+learnt from), the pieces added by script, the id ranges. Use OUTPUT as the tokenize stage's
+`tokenizer`. The same inputs and options give byte-identical files.
+
+\b
+Examples:
+  dataprep tokenizer extend llama/tokenizer.model -i work/langid -o tok-zh --add 20000 --lang zh
+  dataprep tokenizer extend olmo/tokenizer.json -i work/zh-clean -o tok-zh --add 8000 --pad-to 128
+  dataprep tokenize -i work/dedup -o work/tokens --tokenizer tok-zh --add-bos
+""")
+@click.argument("base")
+@click.option("-i", "--input", "input_", required=True,
+              help="Corpus folder (a stage's output; with --lang, one with a lang column, such as langid's).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder for the new tokenizer.")
+@click.option("--add", "add", type=int, required=True, help="Number of pieces to add.")
+@click.option("--lang", "langs", multiple=True,
+              help="Learn only from documents in this language (repeatable, or comma-separated: zh,yue).")
+@click.option("--pad-to", type=int, default=64, show_default=True,
+              help="Pad the vocabulary size to a multiple of this (1: no padding).")
+@click.option("--heldout-share", type=float, default=0.05, show_default=True,
+              help="Share of documents kept out of learning to measure tokens per character on.")
+@click.option("--max-chars", type=int, default=200_000_000, show_default=True,
+              help="Learn from at most this many characters (documents in corpus order).")
+@click.option("--min-count", type=int, default=X.MIN_PAIR_COUNT, show_default=True,
+              help="Merge only pairs seen at least this often; fewer than --add pieces are added (and the report "
+                   "says so) when the corpus has too few such pairs.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def extend(base: str, input_: str, output: str, add: int, langs: tuple[str, ...], pad_to: int, heldout_share: float,
+           max_chars: int, min_count: int, text_column: str, quiet: bool) -> None:
+    wanted = [x.strip() for value in langs for x in value.split(",") if x.strip()]
+    if langs and not wanted:
+        raise click.ClickException("--lang: give a language code such as zh")
+    try:
+        report = X.extend(base, input_, output, add, wanted, pad_to=pad_to, heldout_share=heldout_share,
+                          max_chars=max_chars, text_column=text_column, min_count=min_count, quiet=quiet)
+    except (StageError, CorpusError) as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"--output: cannot write {output} ({e.strerror or e})") from None
+    click.echo(json.dumps(report, indent=1, ensure_ascii=False))

@@ -375,4 +375,7 @@ def copy_into(info: TokInfo, folder: Path) -> TokInfo:
         cfg = src.parent / "tokenizer_config.json"
         if cfg.exists() and info.kind == "hf":
             shutil.copyfile(cfg, folder / "tokenizer_config.json")
+        extended = src.parent / "extend.json"  # `tokenizer extend`'s report: base and added id ranges
+        if extended.exists():
+            shutil.copyfile(extended, folder / "extend.json")
     return TokInfo(**{**info.to_json(), "path": str(dst)})
