@@ -601,6 +601,41 @@ def build(rng: random.Random) -> Corpus:
     return c
 
 
+# Synthetic unsafe pages for the safety stage (gambling and porn ads, extremist slogans; short,
+# non-graphic, each saying it is test text). Written after the generated files, in this order, and
+# without the random generator, so adding them changed no other file.
+UNSAFE = [
+    ('unsafe-zh-gambling-01', 'zh', 'https://unsafe-00.example.invalid/unsafe-zh-gambling-01',
+     '【澳门线上娱乐城】新会员注册送彩金888元！百家乐、龙虎斗、真人荷官二十四小时在线。\n首存100送100，提款秒到，大额无忧，每日返水1.5%无上限。\n时时彩、北京赛车、幸运飞艇全天开奖，稳赚不赔的在线投注平台，开户送38元！\n娱乐城客服在线，注册送彩金活动限时进行中。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-zh-gambling-02', 'zh', 'https://unsafe-01.example.invalid/unsafe-zh-gambling-02',
+     '澳門線上娛樂城，註冊送彩金！百家樂真人荷官，首存即送，提款秒到。\n赌 球 外 围 投 注，足球投注首选，一码中特，特码天天开，必赢！\n真 人 视 讯 ２４小时开户送，娛 樂 城 开户送彩金，信誉赌场开户。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-zh-gambling-03', 'zh', 'https://unsafe-02.example.invalid/unsafe-zh-gambling-03',
+     '六合彩开奖直播，一码中特，特码资料免费看！\n香港六合彩、重庆时时彩、北京赛车投注平台，老虎机、电子游艺、百家乐应有尽有。\n首充送豪礼，洗码返水天天结算，网上赌场稳赚不赔，下注平台注册送彩金。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-en-gambling-01', 'en', 'https://unsafe-03.example.invalid/unsafe-en-gambling-01',
+     "BEST ONLINE CASINO 2025 - claim your bonus today!\n200 free spins, a no deposit bonus and a 100% match bonus for every new player. Instant withdrawals, fast payouts.\nPlay slots online and win real money: live casino, roulette, blackjack and baccarat. Free bets on every sportsbook market - bet now!\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-en-gambling-02', 'en', 'https://unsafe-04.example.invalid/unsafe-en-gambling-02',
+     "C.A.S.I.N.O B.O.N.U.S for you!!! fr33 sp1ns at our crypt0 casin0, ｎｏ ｄｅｐｏｓｉｔ ｂｏｎｕｓ,\nb e t  n o w and w1n real m0ney. Online-slots, jackpot-slots, real money casino - place your bets, claim your bonus.\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-zh-porn-01', 'zh', 'https://unsafe-05.example.invalid/unsafe-zh-porn-01',
+     '午夜福利！免费成人视频、成人电影在线看，日本av高清无码。\n同城约会，寂寞少妇在线裸聊，一夜情、约炮就来这里。\n激情视频、三级片、自拍偷拍每日更新，成人直播二十四小时不停。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-zh-porn-02', 'zh', 'https://unsafe-06.example.invalid/unsafe-zh-porn-02',
+     '色 情 视 频 免 费 看！成*人*电*影、黃片、毛片合集。\n約炮、一夜情、援交、楼凤信息，同城約會找外围女。\n午 夜 福 利 ｜ 福利视频 ｜ 18禁 ｜ 激情聊天，av女优全集。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-en-porn-01', 'en', 'https://unsafe-07.example.invalid/unsafe-en-porn-01',
+     "Free porn videos in HD! Watch xxx videos, sex videos and adult videos free.\nLive sex cams with hot camgirls, adult chat 24/7, nude pics and naked girls.\nHorny singles near you - hookup tonight. Hot milfs, webcam girls and free porn every day.\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-en-porn-02', 'en', 'https://unsafe-08.example.invalid/unsafe-en-porn-02',
+     "p*o*r*n for free - ｐｏｒｎ ｖｉｄｅｏｓ every hour.\ns3x c4ms and l1ve s3x, n u d e p i c s, XXX-VIDEOS, h0t m1lfs.\nPоrn site with аdult chat (no signup), cam-girls and sex-chat. Hookup-tonight!\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-zh-violence-01', 'zh', 'https://unsafe-09.example.invalid/unsafe-zh-violence-01',
+     '兄弟们，拿起武器，加入圣战！发动圣战，杀光异教徒！\n为圣战献身是最高的荣耀，殉道者万岁，光荣的殉道属于圣战士。\n叛徒必须死，敌人必须死，以血还血，血洗敌人的城市！\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-zh-violence-02', 'zh', 'https://unsafe-10.example.invalid/unsafe-zh-violence-02',
+     '出售枪支，枪支弹药出售，自制枪支教程。\n自制炸药配方、土制炸弹、炸弹制作全套资料，暴恐音视频、斩首视频打包下载。\n制 作 炸 弹 教 程 更新，自 制 炸 药 配 方 免费领取。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+    ('unsafe-en-violence-01', 'en', 'https://unsafe-11.example.invalid/unsafe-en-violence-01',
+     "Brothers, the hour has come: join the jihad and take up arms against the unbelievers.\nKill the infidels, death to the infidels! Glory to the martyrs; become a martyr in a martyrdom operation.\nSoldiers of the caliphate, pledge allegiance to the caliph and attack the infidels.\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-en-violence-02', 'en', 'https://unsafe-12.example.invalid/unsafe-en-violence-02',
+     "RACE WAR NOW. Purify the nation, cleanse the land - traitors must die and our enemies will burn.\nDownload: how to make a bomb, pipe bomb instructions, homemade explosives, ghost gun kit.\nShoot them all. Kill them all. R4CE W4R N0W.\n(Synthetic text written to test dataprep's safety filter.)"),
+    ('unsafe-mixed-gambling-01', 'zh', 'https://unsafe-13.example.invalid/unsafe-mixed-gambling-01',
+     'Online Casino 线上赌场 | Free Spins 免费旋转 | 注册送彩金 | Bet Now 立即投注\n百家乐 baccarat、真人荷官 live casino、老虎机 online slots。\n首存即送 deposit bonus，提现秒到 instant withdrawals。\n（本文为 dataprep 安全过滤测试用的合成文本。）'),
+]
+
+
 def write(out_dir: Path) -> None:
     rng = random.Random(SEED)
     _PARAGRAPHS.clear()
@@ -613,6 +648,11 @@ def write(out_dir: Path) -> None:
         with open(raw / file, "w", encoding="utf-8", newline="\n") as f:
             for i in order:
                 f.write(json.dumps(docs[i], ensure_ascii=False, sort_keys=True) + "\n")
+    with open(raw / "unsafe.jsonl", "w", encoding="utf-8", newline="\n") as f:
+        for doc_id, lang, url, text in UNSAFE:
+            f.write(json.dumps({"id": doc_id, "source": "crawl", "text": text, "url": url}, ensure_ascii=False,
+                               sort_keys=True) + "\n")
+            corpus.labels[doc_id] = {"lang": lang, "quality": "unsafe", "domain": "ads", "file": "raw/unsafe.jsonl"}
     boilerplate = {**SITES_BOILERPLATE, "republished-footer": sorted(NEAR_DUP_FOOTERS.values())}
     truth = {"duplicate_clusters": corpus.clusters, "boilerplate_lines": boilerplate, "docs": corpus.labels}
     (out_dir / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
