@@ -636,6 +636,52 @@ UNSAFE = [
 ]
 
 
+# Pages that quote items of eval/sample_eval.jsonl (a forum post, homework help, a blog) with light
+# edits, for the decontaminate stage; the item each one quotes is its label's `eval_item`. Written
+# like UNSAFE: fixed text, no random draws.
+CONTAMINATED = [
+    ("en-quote-01", "en", "en-03", "history",
+     "Notes from our towpath walk last Sunday.\n"
+     "We started at the old basin and followed the water east for about six miles.\n"
+     "The Orvelle canal was dug by hand between 1821 and 1834 to carry slate from the upland quarries to the "
+     "river port at Dunmere. Its forty-two locks lift barges more than two hundred metres, and the keepers' "
+     "cottages beside each lock were built from the same grey slate the canal was made to carry. When the "
+     "railway reached Dunmere in 1869 the canal lost most of its trade within a decade.\n"
+     "Lunch was at the lock cottage cafe, which opens at weekends from April."),
+    ("en-quote-02", "en", "en-07", "homework",
+     "Homework help thread, maths, year 9.\n"
+     "Can someone check this one? A cyclist rides uphill at 12 kilometers per hour and returns along the same\n"
+     "road at 20   kilometres per hour. What is her average speed for the whole round trip, in kilometres per hour?\n"
+     "I got 16 but the book says otherwise."),
+    ("en-quote-03", "en", "en-11", "forum",
+     "Birdwatching forum: autumn passage questions.\n"
+     "\uff37\uff48\uff59 \uff44\uff4f \uff4d\uff49\uff47\uff52\uff41\uff54\uff49\uff4e\uff47 "
+     "\uff43\uff52\uff41\uff4e\uff45\uff53 \uff46\uff4c\uff59 \uff49\uff4e \uff41 "
+     "\uff4c\uff4f\uff4f\uff53\uff45 \uff36 \uff46\uff4f\uff52\uff4d\uff41\uff54\uff49\uff4f\uff4e "
+     "\uff52\uff41\uff54\uff48\uff45\uff52 \uff54\uff48\uff41\uff4e \uff53\uff49\uff44\uff45 "
+     "\uff42\uff59 \uff53\uff49\uff44\uff45 \uff57\uff48\uff45\uff4e "
+     "\uff43\uff52\uff4f\uff53\uff53\uff49\uff4e\uff47 \uff4f\uff50\uff45\uff4e "
+     "\uff57\uff41\uff54\uff45\uff52 \uff44\uff55\uff52\uff49\uff4e\uff47 \uff54\uff48\uff45 "
+     "\uff41\uff55\uff54\uff55\uff4d\uff4e \uff50\uff41\uff53\uff53\uff41\uff47\uff45\uff1f\n"
+     "Someone on the reserve's board posted the question above in wide letters, so here it is again for "
+     "anyone searching the forum. We counted more than four hundred cranes over the estuary on Tuesday "
+     "morning, most of them in long loose lines heading south-west with the wind behind them.\n"
+     "Answers welcome, photos even more so, and please add the date and place of any sighting."),
+    ("zh-quote-01", "zh", "zh-02", "homework",
+     "数学作业求助，谢谢大家。\n"
+     "古代驿站每隔三十里设一站,信使骑马一天能跑五站。按照这个速度,从京都送信到相距六百里的州府需要几天?\n"
+     "我算出来是四天，不知道对不对。"),
+    ("zh-quote-02", "zh", "zh-09", "blog",
+     "周末回老家，路过镇上的老街。\n"
+     "老周在山脚下经营一间修表铺已经30多年。他有一个习惯， 每修好一块表， 都要在一个牛皮本子上记下表的牌子、毛病和主人的名字。"
+     "本子一共写满了十一册，街坊们说，镇上差不多每户人家的名字都能在里面找到。\n"
+     "铺子还开着，只是来修表的人越来越少了。"),
+    ("zh-quote-03", "zh", "zh-14", "homework",
+     "问：在一个装满水的量杯里放入一块石头，溢出的水是八十毫升，取出石头后再加满水需要多少毫升？为什么？\n"
+     "答：需要八十毫升，因为石头的体积等于溢出的水的体积。"),
+]
+
+
 def write(out_dir: Path) -> None:
     rng = random.Random(SEED)
     _PARAGRAPHS.clear()
@@ -653,6 +699,13 @@ def write(out_dir: Path) -> None:
             f.write(json.dumps({"id": doc_id, "source": "crawl", "text": text, "url": url}, ensure_ascii=False,
                                sort_keys=True) + "\n")
             corpus.labels[doc_id] = {"lang": lang, "quality": "unsafe", "domain": "ads", "file": "raw/unsafe.jsonl"}
+    with open(raw / "quotes.jsonl", "w", encoding="utf-8", newline="\n") as f:
+        for doc_id, lang, item, site, text in CONTAMINATED:
+            f.write(json.dumps({"id": doc_id, "source": "crawl", "text": text,
+                                "url": f"https://{site}.example/{doc_id}"}, ensure_ascii=False, sort_keys=True) + "\n")
+            domain = {"homework": "math", "blog": "news"}.get(site, "encyclopedia")
+            corpus.labels[doc_id] = {"lang": lang, "quality": "contaminated", "domain": domain,
+                                     "file": "raw/quotes.jsonl", "eval_item": item}
     boilerplate = {**SITES_BOILERPLATE, "republished-footer": sorted(NEAR_DUP_FOOTERS.values())}
     truth = {"duplicate_clusters": corpus.clusters, "boilerplate_lines": boilerplate, "docs": corpus.labels}
     (out_dir / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, sort_keys=True, indent=1) + "\n",

@@ -364,8 +364,8 @@ def test_the_index_is_cached_and_follows_the_eval_files(tmp_path):
 
 
 def test_sample_eval_set_indexes_and_flags_only_planted_items(tmp_path):
-    """sample_eval.jsonl: every item indexed; on the sample corpus only the items meant to be
-    planted there can be found (none until the corpus holds them)."""
+    """sample_eval.jsonl: every item indexed; on the sample corpus exactly the pages that quote an
+    item (sample_data/raw/quotes.jsonl, labelled in truth.json) are found, each with its item."""
     pipe, stages = parse_pipeline({"workdir": str(tmp_path), "stages": [
         {"ingest": {"paths": [str(ROOT / "sample_data" / "raw" / "*.jsonl")]}},
         {"decontaminate": {"against": [str(SAMPLE_EVAL)], "index_dir": str(tmp_path / "idx")}}]})
@@ -374,8 +374,14 @@ def test_sample_eval_set_indexes_and_flags_only_planted_items(tmp_path):
     b = m["decontaminate"]["benchmarks"]["sample_eval"]
     assert b["items"] == 36 and b["items_without_text"] == 0
     assert b["fields"] == ["question", "passage", "answer", "choices"]
+    truth = json.loads((ROOT / "sample_data" / "truth.json").read_text())["docs"]
+    planted = {d: label["eval_item"] for d, label in truth.items() if label["quality"] == "contaminated"}
+    assert set(planted.values()) == PLANTED_SAMPLE_ITEMS
+    rejected = {r["id"]: r for r in read_rejected(tmp_path / "02-decontaminate")}
+    assert set(rejected) == set(planted)
+    assert all(r["reason"] == "contaminated:sample_eval" and r["eval_item"] == planted[d] for d, r in rejected.items())
     assert {r["item"] for r in report(tmp_path / "02-decontaminate") if r["decision"] == "contaminated"} \
-        <= PLANTED_SAMPLE_ITEMS
+        == PLANTED_SAMPLE_ITEMS
 
 
 def test_bad_eval_input_is_one_line_naming_the_file(tmp_path, monkeypatch):

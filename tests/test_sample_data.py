@@ -31,8 +31,9 @@ def corpus():
 def test_generator_reproduces_the_files_byte_for_byte(tmp_path):
     subprocess.run([sys.executable, str(SAMPLE / "generate.py"), str(tmp_path)], check=True)
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert made == [Path("raw/code-math.jsonl"), Path("raw/unsafe.jsonl"), Path("raw/web-en.jsonl"),
-                    Path("raw/web-multi.jsonl"), Path("raw/web-zh.jsonl"), Path("truth.json")]
+    assert made == [Path("raw/code-math.jsonl"), Path("raw/quotes.jsonl"), Path("raw/unsafe.jsonl"),
+                    Path("raw/web-en.jsonl"), Path("raw/web-multi.jsonl"), Path("raw/web-zh.jsonl"),
+                    Path("truth.json")]
     for rel in made:
         assert (tmp_path / rel).read_bytes() == (SAMPLE / rel).read_bytes(), rel
 
@@ -47,7 +48,7 @@ def test_size_languages_and_labels(corpus):
         langs[label["lang"]] += 1
     assert langs["zh"] > langs["en"] > 500 and all(langs[l] >= 15 for l in ("ja", "ko", "ru", "fr", "de", "es", "ar"))
     qualities = {label["quality"] for label in truth["docs"].values()}
-    assert qualities == {"good", "spam", "boilerplate", "repetitive", "short", "long", "unsafe"}
+    assert qualities == {"good", "spam", "boilerplate", "repetitive", "short", "long", "unsafe", "contaminated"}
     long_ids = [i for i, label in truth["docs"].items() if label["quality"] == "long"]
     assert len(long_ids) == 1 and len(docs[long_ids[0]].encode()) > 900_000
 
