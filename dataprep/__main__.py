@@ -14,18 +14,20 @@ import sys
 GLOBAL_FLAGS = {"--debug"}
 
 
-def _runs_workers(args: list[str]) -> bool:
+def _runs_workers(args: list[str]) -> tuple[bool, list[str] | None]:
+    """(whether the command starts workers, the stage modules they need: None for all)."""
     while args and args[0] in GLOBAL_FLAGS:
         args = args[1:]
     if not args or {"-h", "--help"} & set(args) or "--workers=1" in args:
-        return False
+        return False, None
     if any(a == "--workers" and b == "1" for a, b in zip(args, args[1:])):
-        return False
+        return False, None
     if args[0] == "run":
-        return True
+        return True, None
     from importlib.metadata import entry_points
 
-    return args[0] in {ep.name for ep in entry_points(group="dataprep.stages")}
+    modules = [ep.module for ep in entry_points(group="dataprep.stages") if ep.name == args[0]]
+    return bool(modules), modules[:1] or None
 
 
 def main() -> None:
@@ -33,8 +35,9 @@ def main() -> None:
 
     stop_on_signals()
     try:
-        if _runs_workers(sys.argv[1:]):
-            start_forkserver()
+        runs, modules = _runs_workers(sys.argv[1:])
+        if runs:
+            start_forkserver(modules)
         from dataprep.cli import main as cli_main
 
         cli_main()

@@ -6,7 +6,8 @@ started without its own current directory on ``sys.path``, so that a ``dataprep/
 folder there cannot shadow the installed package), and ignores SIGINT, which the workers inherit:
 Ctrl-C reaches every process of the terminal's process group, and the workers' owner stops them.
 
-Then it loads the engine, every installed stage, and pandas: pyarrow imports pandas on its first
+Then it loads the engine, the stages the command will run (every installed stage unless it named
+them), and pandas: pyarrow imports pandas on its first
 ``pa.array`` call (0.2-0.3 s) when pandas is installed. A module that fails to import is skipped
 here; the worker that needs it reports the error as usual.
 """
@@ -21,11 +22,12 @@ from importlib.metadata import entry_points
 from dataprep.executor import FORKSERVER_SETUP
 
 
-def _take_setup() -> None:
+def _take_setup() -> list[str] | None:
+    """Apply the starting process's setup; return the stage modules it asked for (None: all)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raw = os.environ.pop(FORKSERVER_SETUP, None)
     if raw is None:  # a fork server that dataprep did not start
-        return
+        return None
     setup = json.loads(raw)
     for name, value in setup["env"].items():
         if value is None:
@@ -37,10 +39,13 @@ def _take_setup() -> None:
         os.chdir(setup["cwd"])
     except OSError:
         pass  # gone since; each worker moves to its owner's current directory anyway
+    return setup.get("modules")
 
 
-def _load() -> None:
-    names = ["dataprep.runner", *sorted({ep.module for ep in entry_points(group="dataprep.stages")}), "pandas"]
+def _load(modules: list[str] | None) -> None:
+    if modules is None:
+        modules = sorted({ep.module for ep in entry_points(group="dataprep.stages")})
+    names = ["dataprep.runner", *modules, "pandas"]
     for name in names:
         try:
             importlib.import_module(name)
@@ -48,5 +53,4 @@ def _load() -> None:
             pass
 
 
-_take_setup()
-_load()
+_load(_take_setup())

@@ -328,18 +328,32 @@ def _stage_command(name: str, cls: type) -> click.Command:
                          short_help=doc.splitlines()[0])
 
 
-def _add_stage_commands() -> None:
+def _add_stage_commands(only: str | None = None) -> None:
+    """Add the installed stages' and commands' subcommands; ``only``: just the one of that name
+    (a command that runs one stage does not import the others; help lists them all)."""
     from dataprep.registry import all_stages, extra_commands
 
-    for name, cls in all_stages().items():
+    for name, cls in all_stages(only).items():
         if name not in cli.commands:
             cli.add_command(_stage_command(name, cls))
-    for cmd in extra_commands():
+    for cmd in extra_commands(only):
         cli.add_command(cmd)
 
 
+def _invoked(args: list[str]) -> str | None:
+    """The subcommand a command line names, when it is an installed stage or command."""
+    from importlib.metadata import entry_points
+
+    while args and args[0] in ("--debug",):
+        args = args[1:]
+    if not args or args[0].startswith("-"):
+        return None
+    names = {ep.name for group in ("dataprep.stages", "dataprep.commands") for ep in entry_points(group=group)}
+    return args[0] if args[0] in names else None
+
+
 def main() -> None:
-    _add_stage_commands()
+    _add_stage_commands(_invoked(sys.argv[1:]) or None)
     cli(prog_name="dataprep")
 
 

@@ -65,10 +65,12 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def start_forkserver() -> None:
+def start_forkserver(modules: list[str] | None = None) -> None:
     """Start this process's fork server (once; later calls do nothing). It imports
     ``dataprep._preload`` before it forks any worker, and runs in the background: a caller that
-    starts it early overlaps those imports with its own.
+    starts it early overlaps those imports with its own. ``modules``: the stage modules its workers
+    will need (default: every installed stage); a command that runs one stage names its module, so
+    the first task does not wait for the imports of all the others.
 
     The fork server is a new ``python -c`` process, and such a process puts its current directory
     first on ``sys.path``: started from a checkout of dataprep (or any folder holding a
@@ -87,7 +89,7 @@ def start_forkserver() -> None:
     cwd = os.getcwd()
     changed = ["PYTHONSAFEPATH"] if sys.version_info >= (3, 11) else []
     setup = {"sys_path": [cwd if p == "" else p for p in sys.path if isinstance(p, str)], "cwd": cwd,
-             "env": {name: os.environ.get(name) for name in changed}}
+             "env": {name: os.environ.get(name) for name in changed}, "modules": modules}
     saved = {name: os.environ.get(name) for name in [FORKSERVER_SETUP, *changed]}
     empty = None
     # an ignored signal stays ignored across exec: no Ctrl-C can reach the fork server mid-import

@@ -29,11 +29,14 @@ def load_plugins(modules: list[str]) -> None:
 _broken: dict[str, str] = {}
 
 
-def all_stages() -> dict[str, type]:
-    """Installed and registered stages. A stage whose module fails to import is left out and
-    remembered, so one broken optional dependency does not take the whole CLI down."""
+def all_stages(only: str | None = None) -> dict[str, type]:
+    """Installed and registered stages (``only``: just the one of that name, if installed). A
+    stage whose module fails to import is left out and remembered, so one broken optional
+    dependency does not take the whole CLI down."""
     stages = {}
     for ep in entry_points(group="dataprep.stages"):
+        if only is not None and ep.name != only:
+            continue
         try:
             stages[ep.name] = ep.load()
         except Exception as e:  # noqa: BLE001 - reported when the stage is asked for
@@ -51,10 +54,12 @@ def get_stage(name: str) -> type:
     return stages[name]
 
 
-def extra_commands() -> list:
+def extra_commands(only: str | None = None) -> list:
     """Click commands contributed through the `dataprep.commands` entry-point group."""
     cmds = []
     for ep in entry_points(group="dataprep.commands"):
+        if only is not None and ep.name != only:
+            continue
         try:
             cmds.append(ep.load())
         except Exception as e:  # noqa: BLE001

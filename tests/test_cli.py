@@ -262,7 +262,7 @@ def test_errors_raised_in_workers_are_one_line(tmp_path, jsonl):
 def test_global_options_before_the_command_still_start_the_fork_server_early(args, starts):
     from dataprep.__main__ import _runs_workers
 
-    assert _runs_workers(args) is starts
+    assert _runs_workers(args)[0] is starts
 
 
 def test_list_options_take_repeats_or_a_yaml_list(tmp_path):

@@ -179,4 +179,22 @@ def test_workers_start_with_the_engine_and_stages_loaded():
 def test_only_commands_that_run_stages_start_the_fork_server_early(args, starts):
     from dataprep.__main__ import _runs_workers
 
-    assert _runs_workers(args) is starts
+    assert _runs_workers(args)[0] is starts
+
+
+def test_a_one_stage_command_preloads_only_its_stage_and_loads_only_its_command():
+    """`dataprep dedup ...` has the fork server import the dedup stage alone and builds only the
+    dedup subcommand; `run` (any stage of a pipeline) and help keep them all."""
+    from dataprep import cli as C
+    from dataprep.__main__ import _runs_workers
+
+    assert _runs_workers(["dedup", "-i", "a", "-o", "b"]) == (True, ["dataprep.stages.dedup"])
+    assert _runs_workers(["run", "c.yaml"]) == (True, None)
+    assert C._invoked(["--debug", "dedup", "-i", "a"]) == "dedup"
+    assert C._invoked(["tokenizer", "info", "x"]) == "tokenizer"
+    assert C._invoked(["run", "c.yaml"]) is None and C._invoked(["--help"]) is None
+    assert C._invoked(["no-such-command"]) is None  # all loaded, so click names the known ones
+    code = ("import sys; from dataprep import cli; cli._add_stage_commands('dedup'); "
+            "print(sorted(m for m in sys.modules if m.startswith('dataprep.stages.') and m.count('.') == 2))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['dataprep.stages.dedup']"
