@@ -248,6 +248,35 @@ def test_trained_sentencepiece_model_round_trips(raw, tmp_path):
             assert sp.decode(ids[1:-1]) == texts_[doc_id]  # byte fallback: nothing lost, emoji included
 
 
+def test_the_vocabulary_read_from_the_json_is_the_librarys(bpe, tmp_path):
+    """The main process reads vocabulary size and special ids from tokenizer.json without building
+    the tokenizer; that must agree with the library, and files it cannot settle go to the library."""
+    from tokenizers import Tokenizer, models
+
+    unigram = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0), ("b", -2.0), ("ab", -1.5)], 0, False))
+    unigram.add_special_tokens(["<|endoftext|>"])
+    unigram.save(str(tmp_path / "unigram.json"))
+    files = [bpe, tmp_path / "unigram.json", *[TOKENIZERS / n for n in ("allenai_gpt-neox-olmo-dolma-v1_5.json",
+                                                                          "allenai_dolma2.json")
+                                                if (TOKENIZERS / n).exists()]]
+    for file in files:
+        fast = L._Vocab.of(Path(file))
+        assert fast is not None, file
+        tok = Tokenizer.from_file(str(file))
+        assert fast.get_vocab_size() == tok.get_vocab_size(with_added_tokens=True), file
+        assert fast.specials == {t.content for t in tok.get_added_tokens_decoder().values() if t.special}
+        for name in ["<|endoftext|>", "<s>", "</s>", "<unk>", "a", "ab", "nope"]:
+            assert fast.token_to_id(name) == tok.token_to_id(name), (file, name)
+    data = json.loads(Path(bpe).read_text())
+    data["added_tokens"].append({"id": 10**6, "content": "<far>", "special": True, "single_word": False,
+                                 "lstrip": False, "rstrip": False, "normalized": False})
+    (tmp_path / "gap.json").write_text(json.dumps(data))
+    assert L._Vocab.of(tmp_path / "gap.json") is None  # ids with a gap: the library decides
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(StageError, match="is not a HuggingFace tokenizer.json"):
+        L.resolve(str(tmp_path / "bad.json"))
+
+
 @pytest.mark.parametrize("name,vocab,dtype", [("allenai_gpt-neox-olmo-dolma-v1_5.json", 50_280, "uint16"),
                                               ("allenai_dolma2.json", 100_278, "uint32")])
 def test_real_tokenizers_ids_dtype_and_round_trip(raw, tmp_path, name, vocab, dtype):

@@ -108,20 +108,17 @@ def encode_shard(args: tuple) -> dict:
         for b in range(0, len(texts), cfg.batch_size):
             batch = [t or "" for t in texts[b:b + cfg.batch_size]]
             encoded = enc(batch)
-            body = np.fromiter(map(len, encoded), np.int64, len(encoded))
-            flat = np.fromiter(itertools.chain.from_iterable(encoded), np.int64, int(body.sum()))
-            if len(flat) and (flat.min() < 0 or flat.max() >= info.vocab_size):
+            n = np.fromiter(map(len, encoded), np.int64, len(encoded)) + len(pre) + len(post)
+            # one pass from the ids to the output dtype: [pre] + ids + [post] per document
+            stream = itertools.chain.from_iterable(itertools.chain.from_iterable((pre, e, post) for e in encoded)
+                                                   if pre or post else encoded)
+            try:
+                arr = np.fromiter(stream, dtype=dtype, count=int(n.sum()))
+            except (OverflowError, ValueError):  # an id the dtype cannot hold, or a negative one
+                raise StageError(f"tokenize: {shard}: token id outside the vocabulary ({info.vocab_size})") from None
+            if len(arr) and int(arr.max()) >= info.vocab_size:
                 raise StageError(f"tokenize: {shard}: token id outside the vocabulary ({info.vocab_size})")
-            n = body + len(pre) + len(post)
-            ends = np.cumsum(n)
-            arr = np.empty(int(ends[-1]) if len(ends) else 0, dtype=dtype)
-            starts, body_starts = ends - n, np.cumsum(body) - body
-            arr[np.arange(len(flat)) + np.repeat(starts + len(pre) - body_starts, body)] = flat
-            if pre:
-                arr[starts] = pre[0]
-            if post:
-                arr[ends - 1] = post[0]
-            f.write(arr.tobytes())
+            f.write(arr.data)
             lengths[b:b + len(batch)] = n
     tmp.replace(prefix + ".tokens")
     keys = _keys(ids, cfg.seed)
