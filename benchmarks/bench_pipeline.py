@@ -193,7 +193,6 @@ def run_once(mb_target: float, workers: int, base: Path) -> dict:
             seen = [x for x in r["timeline"] if end - m["wall_time_s"] - 0.05 <= x[0] <= end + 0.05]
             stages.append({"stage": d.name, "seconds": m["wall_time_s"], "rows_in": m.get("rows_in"),
                            "peak_tree_rss": max((x[1] for x in seen), default=0),
-                           "peak_tree_pss": max((x[2] for x in seen), default=0),
                            "peak_proc_rss": max((x[3] for x in seen), default=0),
                            "rows_kept": m.get("rows_kept"), "rows_rejected": m.get("rows_rejected"),
                            "chars_in": m.get("chars_in"), "reasons": m.get("reasons") or {}})
@@ -221,14 +220,14 @@ def report(res: dict) -> None:
     raw_mb = g["bytes"] / 1e6
     print(f"\n{res['mb']:g} MB raw JSONL, {g['docs']:,} docs, {res['workers']} workers, tokenizer {res['tokenizer']}")
     print(f"{'stage':<14}{'seconds':>9}{'share':>7}{'rows in':>11}{'kept':>11}{'rejected':>10}{'docs/s':>9}"
-          f"{'raw MB/s':>10}{'tree RSS':>10}{'tree PSS':>10}{'largest':>9}")
+          f"{'raw MB/s':>10}{'tree RSS':>10}{'largest':>9}")
     total = res["stage_s"] or 1.0
     for s in res["stages"]:
         sec = s["seconds"] or 1e-9
         rows_in = s["rows_in"] if s["rows_in"] is not None else g["docs"]
         print(f"{s['stage']:<14}{s['seconds']:>9.1f}{s['seconds'] / total:>7.0%}{rows_in:>11,}"
               f"{s['rows_kept'] or 0:>11,}{s['rows_rejected'] or 0:>10,}{rows_in / sec:>9,.0f}{raw_mb / sec:>10.2f}"
-              f"{s['peak_tree_rss'] / 1e6:>10,.0f}{s['peak_tree_pss'] / 1e6:>10,.0f}{s['peak_proc_rss'] / 1e6:>9,.0f}")
+              f"{s['peak_tree_rss'] / 1e6:>10,.0f}{s['peak_proc_rss'] / 1e6:>9,.0f}")
     print(f"{'stages total':<14}{res['stage_s']:>9.1f}")
     print(f"{'command':<14}{res['wall_s']:>9.1f}{'':>7}{g['docs']:>11,}{'':>21}{g['docs'] / res['wall_s']:>9,.0f}"
           f"{raw_mb / res['wall_s']:>10.2f}")

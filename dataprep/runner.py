@@ -23,7 +23,7 @@ from dataprep import __version__
 from dataprep.config import ConfigError, config_hash, option, parse, to_dict
 from dataprep.corpus import (FORMAT, MANIFEST, Corpus, atomic_write_bytes, atomic_write_json, check_file,
                              clear_temporaries, ensure_dir)
-from dataprep.executor import Executor, make_executor
+from dataprep.executor import Executor, make_executor, release_memory
 from dataprep.lock import LOCK_FILE, folder_lock
 from dataprep.registry import get_stage, load_plugins
 from dataprep.stage import AccountingError, Stage, StageContext, Task, TaskOutput
@@ -194,6 +194,7 @@ def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, execut
             state_file = None  # damaged: the global pass runs again
     if state_file is None:
         state = stage.prepare(ctx)
+        release_memory()  # a global pass's arrays are gone; its heap need not stay for the tasks
         if state is not None:
             atomic_write_bytes(state_path, pickle.dumps((fp, state), protocol=5))
             state_file = str(state_path)
@@ -350,4 +351,5 @@ def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | No
                             label=f"{i:02d}-{stage.name}", index=i)
             runs.append(run)
             source = Corpus(out_dir, run.manifest, verified=True)
+            release_memory()
     return runs

@@ -243,8 +243,10 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], execu
     codes = kernel.band_pairs(items.keys, np.flatnonzero(~items.empty), SMALL_GROUP,
                               threads=getattr(executor, "workers", 1) or 1)
     left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    new = ~(items.reference[left] & items.reference[right])  # reference pairs were settled before
-    left, right = left[new], right[new]
+    del codes
+    if items.reference.any():
+        new = ~(items.reference[left] & items.reference[right])  # reference pairs were settled before
+        left, right = left[new], right[new]
     if cfg.verify == "none":
         return left, right, np.full(len(left), np.nan)
     if cfg.verify == "estimate":
@@ -252,7 +254,8 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], execu
                                                        axis=1) for c in range(0, len(left), 65536)])
     else:
         sims = verify_exact(items, [str(shingle_file(p)) for p in parts], [str(sig_file(p)) for p in parts],
-                            left, right, executor, cfg.num_perm, prefilter_agreement(cfg))
+                            left, right, executor, cfg.num_perm, prefilter_agreement(cfg),
+                            scratch=Path(parts[-1]).parent)
     keep = sims >= cfg.threshold
     return left[keep], right[keep], sims[keep]
 
@@ -274,24 +277,37 @@ def prefilter_agreement(cfg: DedupConfig) -> int:
 
 
 def verify_exact(items: Items, files: list[str], sig_files: list[str], left: np.ndarray, right: np.ndarray,
-                 executor, num_perm: int, min_agree: int) -> np.ndarray:
+                 executor, num_perm: int, min_agree: int, scratch: Path | None = None) -> np.ndarray:
     """Jaccard of each candidate pair, on the workers (pairs split evenly), from the map's
     signature and shingle files (``files[part]``, ``sig_files[part]``, memory-mapped; an item's
     hashes start where the previous item's of its part end): exact for pairs whose signatures share
-    at least ``min_agree`` values, the signature estimate (below the threshold) for the others."""
+    at least ``min_agree`` values, the signature estimate (below the threshold) for the others.
+    With ``scratch`` (a folder), the pairs and item positions go to the workers as files there,
+    which they memory-map, instead of as copies in every task's arguments."""
     if len(left) == 0:
         return np.empty(0)
     counts = items.nshingles.astype(np.int64)
     ends = np.cumsum(counts)
     first = np.searchsorted(items.shard, np.arange(len(files)))  # first item of each part
-    start = ends - counts - np.concatenate([[0], ends])[first][items.shard]
-    row = np.arange(len(items.shard), dtype=np.int64) - first[items.shard]
-    pairs = np.stack([left, right], axis=1)
-    njobs = max(1, min(getattr(executor, "workers", 1) or 1, len(pairs) // 2000))
-    jobs = [(files, sig_files, items.shard, start, counts, row, chunk, num_perm, min_agree)
-            for chunk in np.array_split(pairs, njobs)]
+    where = {"part_of": items.shard.astype(np.int32), "start_of": ends - counts - np.concatenate([[0], ends])[first][items.shard],
+             "count_of": counts, "row_of": np.arange(len(items.shard), dtype=np.int64) - first[items.shard],
+             "left": np.ascontiguousarray(left, np.int64), "right": np.ascontiguousarray(right, np.int64)}
+    del counts, ends
+    if scratch is not None:
+        for name, arr in where.items():
+            np.save(Path(scratch) / f"verify-{name}.npy", arr)
+        where = {name: str(Path(scratch) / f"verify-{name}.npy") for name in where}
+    n = len(left)
+    njobs = max(1, min(getattr(executor, "workers", 1) or 1, n // 2000))
+    bounds = np.linspace(0, n, njobs + 1).astype(np.int64).tolist()
+    jobs = [(files, sig_files, where, lo, hi, num_perm, min_agree) for lo, hi in zip(bounds, bounds[1:])]
     run = executor.map if executor is not None else (lambda fn, xs: [fn(x) for x in xs])
-    return np.concatenate(run(jaccard_of_pairs, jobs))
+    try:
+        return np.concatenate(run(jaccard_of_pairs, jobs))
+    finally:
+        if scratch is not None:
+            for path in where.values():
+                Path(path).unlink(missing_ok=True)
 
 
 class _Mapped:
@@ -325,7 +341,10 @@ VERIFY_CHUNK = 50_000  # pairs per step of a verification task (bounds the resid
 def jaccard_of_pairs(args: tuple) -> np.ndarray:
     """Similarity of pairs of items (see verify_exact): item k is row row_of[k] of its part's
     signatures and count_of[k] hashes from start_of[k] in its part's shingle file."""
-    files, sig_files, part_of, start_of, count_of, row_of, pairs, num_perm, min_agree = args
+    files, sig_files, where, lo, hi, num_perm, min_agree = args
+    arr = {name: np.load(v, mmap_mode="r") if isinstance(v, str) else v for name, v in where.items()}
+    part_of, start_of, count_of, row_of = arr["part_of"], arr["start_of"], arr["count_of"], arr["row_of"]
+    pairs = np.stack([arr["left"][lo:hi], arr["right"][lo:hi]], axis=1)
     sims = np.empty(len(pairs))
     sigs, hashes = _Mapped(sig_files), _Mapped(files)
     for c in range(0, len(pairs), VERIFY_CHUNK):

@@ -188,7 +188,14 @@ def band_pairs(keys: np.ndarray, usable: np.ndarray, small_group: int, threads: 
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(len(splits)) as pool:  # the kernel releases the GIL
-            return np.unique(np.concatenate(list(pool.map(run, splits))))
+            codes = np.concatenate(list(pool.map(run, splits)))
+        codes.sort()  # in place, then drop repeats: np.unique would hold several copies
+        if len(codes) < 2:
+            return codes
+        distinct = np.empty(len(codes), bool)
+        distinct[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=distinct[1:])
+        return codes[distinct]
     return np.unique(np.concatenate([np.empty(0, np.uint64)] + [group_pairs(keys[b, usable], usable, small_group)
                                                                  for b in range(keys.shape[0])]))
 
