@@ -171,10 +171,10 @@ def test_fast_settings_find_the_same_clusters(tmp_path):
             words[10] = "changed"
             records.append({"id": f"b{i:03d}", "text": " ".join(words)})
     found = {}
-    for name, opts in {"default": {}, "fast": {"hash": "vector", "scheme": "one-permutation"}}.items():
+    for name, opts in {"default": {}, "datasketch": {"hash": "sha1", "scheme": "permutations"}}.items():
         kept, rejected, _ = run_dedup(tmp_path / name, records, method="minhash", **opts)
         found[name] = {(r["id"], r["dup_of"]) for r in rejected}
-    assert found["fast"] == found["default"] == {(f"b{i:03d}", f"a{i:03d}") for i in range(0, 40, 4)}
+    assert found["datasketch"] == found["default"] == {(f"b{i:03d}", f"a{i:03d}") for i in range(0, 40, 4)}
 
 
 def test_lsh_parameters_favour_recall_at_the_threshold():
@@ -432,7 +432,7 @@ def test_defaults_catch_a_3_percent_edit_and_not_a_30_percent_rewrite(tmp_path, 
     n = cfg.ngram
     sim = lambda x, y: (lambda a, b: len(a & b) / len(a | b))(set(T.shingles(x, n)), set(T.shingles(y, n)))  # noqa: E731
     assert sim(base, records[1]["text"]) > cfg.threshold > sim(base, records[2]["text"])
-    for opts in ({}, {"hash": "vector", "scheme": "one-permutation"}):
+    for opts in ({}, {"hash": "sha1", "scheme": "permutations"}):
         kept, rejected, _ = run_dedup(tmp_path / str(len(opts)), records, method="minhash", **opts)
         assert [(r["id"], r["dup_of"]) for r in rejected] == [("b-edited-3pct", "a-original")]
         assert [r["id"] for r in kept] == ["a-original", "c-rewritten-30pct", "d-unrelated"]

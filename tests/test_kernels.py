@@ -184,7 +184,7 @@ def test_stage_output_is_the_same_with_and_without_the_kernel(tmp_path):
         from dataprep.corpus import Corpus
 
         src = Corpus.open(tmp_path / "ing")
-        for name, cfg in [("sha1", {}), ("fast", {"hash": "vector", "scheme": "one-permutation"})]:
+        for name, cfg in [("sha1", {"hash": "sha1", "scheme": "permutations"}), ("fast", {})]:
             run_stage(DedupStage(DedupConfig(num_perm=64, **cfg)), src, tmp_path / f"k-{name}", ex, quiet=True)
             with python_path():
                 run_stage(DedupStage(DedupConfig(num_perm=64, **cfg)), src, tmp_path / f"p-{name}", ex, quiet=True)

@@ -50,11 +50,12 @@ class DedupConfig:
     bands: Optional[int] = option(None, help="LSH bands; with `rows`, overrides the choice made from `threshold`.")
     rows: Optional[int] = option(None, help="LSH rows per band.")
     hash: Literal["sha1", "xxh32", "vector"] = option(
-        "sha1", help="Shingle hash: sha1 (as datasketch: bit-identical signatures), xxh32 (~2x faster), or "
-                     "vector (~3x faster; same shingles, 64-bit hashes of their code points).")
+        "vector", help="Shingle hash: vector (64-bit hashes of the shingles' code points, the fastest), xxh32, or "
+                       "sha1 (with scheme=permutations: datasketch's bit-identical signatures).")
     scheme: Literal["permutations", "one-permutation"] = option(
-        "permutations", help="MinHash scheme: num_perm permutations of every shingle hash (datasketch's), or "
-                             "one-permutation hashing with densification (one hash per shingle; much faster).")
+        "one-permutation", help="MinHash scheme: one-permutation hashing with densification (one hash per "
+                                "shingle, the fastest), or num_perm permutations of every shingle hash "
+                                "(datasketch's; with hash=sha1 its exact signatures).")
     verify: Literal["exact", "estimate", "none"] = option(
         "exact", help="Check LSH candidates by exact shingle Jaccard, by signature agreement, or not at all.")
     hamming: int = option(3, help="SimHash: maximum Hamming distance between 64-bit fingerprints.")
