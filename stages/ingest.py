@@ -321,13 +321,21 @@ class ShardBuilder:
         self.cols: dict[str, list] = {}
         self.text_bytes = 0
         self.rejected: list[dict] = []
+        # rows kept as Arrow tables (``keep_table``), before the rows in ``cols``
+        self.parts: list[pa.Table] = []
+        self.part_rows = 0
+        self.part_chars = 0
         self._reset()
+        types = {"id": pa.string(), "text": pa.large_string(), "origin": pa.string(), "meta": pa.string(),
+                 **{k: pa.string() for k in cfg.promote}}
+        self.schema = pa.schema([(k, types[k]) for k in self.cols])
 
     def _reset(self) -> None:
         self.cols = {"id": [], "text": [], "origin": [], **{k: [] for k in self.cfg.promote}}
         if self.cfg.metadata == "json":
             self.cols["meta"] = []
         self.text_bytes = 0
+        self.parts, self.part_rows, self.part_chars = [], 0, 0
 
     def record(self, rec: Any, origin: str, generated_id: str) -> None:
         """Validate one parsed record and keep it, or raise Bad."""
@@ -377,7 +385,7 @@ class ShardBuilder:
         if self.cfg.metadata == "json":
             cols["meta"].append(meta)
         self.text_bytes += nbytes
-        if len(cols["id"]) >= self.cfg.shard_rows or self.text_bytes >= self.cfg.shard_bytes:
+        if len(cols["id"]) + self.part_rows >= self.cfg.shard_rows or self.text_bytes >= self.cfg.shard_bytes:
             self.flush()
 
     def keep_many(self, ids: list[str], texts: list[str], origins: list[str], promoted: list[list[str | None]],
@@ -390,7 +398,7 @@ class ShardBuilder:
         i, n = 0, len(ids)
         while i < n:
             cols = self.cols  # flush() starts new lists
-            j = min(n, i + cfg.shard_rows - len(cols["id"]))
+            j = min(n, i + cfg.shard_rows - len(cols["id"]) - self.part_rows)
             text_bytes, limit = self.text_bytes, cfg.shard_bytes
             for k in range(i, j):
                 text_bytes += nbytes[k]
@@ -401,9 +409,45 @@ class ShardBuilder:
                 cols[name].extend(column[i:j])
             self.out.rows_in += j - i
             self.text_bytes = text_bytes
-            if len(cols["id"]) >= cfg.shard_rows or text_bytes >= limit:
+            if len(cols["id"]) + self.part_rows >= cfg.shard_rows or text_bytes >= limit:
                 self.flush()
             i = j
+
+    def keep_table(self, table: pa.Table, nbytes: Any) -> None:
+        """``keep`` for the rows of a table with this builder's schema (the Arrow path of
+        ``read_jsonl``); ``nbytes``: each row's UTF-8 bytes of text (a numpy array). Flushes at
+        the same rows as ``keep`` would."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        cfg = self.cfg
+        if self.cols["id"]:
+            self._seal()
+        cum = np.cumsum(nbytes, dtype=np.int64)
+        i, n = 0, table.num_rows
+        while i < n:
+            j = min(n, i + cfg.shard_rows - self.part_rows)
+            before = int(cum[i - 1]) if i else 0
+            # the first row that brings the shard to shard_bytes ends it
+            k = int(np.searchsorted(cum, cfg.shard_bytes - self.text_bytes + before, "left"))
+            j = min(j, k + 1)
+            part = table.slice(i, j - i)
+            self.parts.append(part)
+            self.part_rows += j - i
+            self.part_chars += pc.sum(pc.utf8_length(part.column("text"))).as_py() or 0
+            self.text_bytes += int(cum[j - 1]) - before
+            self.out.rows_in += j - i
+            if self.part_rows >= cfg.shard_rows or self.text_bytes >= cfg.shard_bytes:
+                self.flush()
+            i = j
+
+    def _seal(self) -> None:
+        """Move the rows in ``cols`` to ``parts``, as the table ``flush`` would write of them."""
+        self.parts.append(pa.table({k: pa.array(v, type=f.type) for (k, v), f in zip(self.cols.items(), self.schema)}))
+        self.part_rows += len(self.cols["id"])
+        self.part_chars += sum(map(len, self.cols["text"]))
+        for v in self.cols.values():
+            v.clear()
 
     def reject(self, origin: str, reason: str, detail: str, raw: bytes | str, doc_id: str | None = None) -> None:
         if self.cfg.strict:
@@ -422,14 +466,20 @@ class ShardBuilder:
         print(f"warning: {path}: {detail}", file=sys.stderr)
 
     def flush(self) -> None:
-        if self.cols["id"]:
-            types = {"id": pa.string(), "text": pa.large_string(), "origin": pa.string(), "meta": pa.string(),
-                     **{k: pa.string() for k in self.cfg.promote}}
-            table = pa.table({k: pa.array(v, type=types[k]) for k, v in self.cols.items()})
+        if self.parts:
+            if self.cols["id"]:
+                self._seal()
+            # one chunk per column, as a table built from lists has: the same Parquet bytes either way
+            table = pa.concat_tables(self.parts).combine_chunks()
+            chars = self.part_chars
+        elif self.cols["id"]:
+            table = pa.table({k: pa.array(v, type=f.type) for (k, v), f in zip(self.cols.items(), self.schema)})
             chars = sum(map(len, self.cols["text"]))
-            self.out.chars_in += chars
-            self.out.write_kept(table, numbered=True, chars=chars)
-            self._reset()
+        else:
+            return
+        self.out.chars_in += chars
+        self.out.write_kept(table, numbered=True, chars=chars)
+        self._reset()
 
     def close(self) -> None:
         self.flush()
@@ -455,10 +505,12 @@ def _open_or_reject(path: Path, origin: str, b: "ShardBuilder") -> io.BufferedIO
 def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int | None = None, first_line: int = 1,
                per_line: bool | None = None) -> None:
     """Read JSONL lines ``[start, end)`` of ``path`` (the first is line ``first_line``) into ``b``.
-    Lines are read in blocks and parsed on the clean-block path (``_clean_run``); any line it does
-    not take as it is (a bad record, a blank line, the BOM line) goes through ``_jsonl_line``, the
-    per-line path, which ``per_line`` uses for every line (default: when ``BLOCK_PARSE`` is off, or
-    ``promote`` names a field twice or like a column); both give the same shards and rejections."""
+    Lines are read in blocks. A block of plain records is parsed whole by Arrow and kept as columns
+    (``_ArrowPath``, when ``ARROW_PARSE`` is on); any other block is parsed on the clean-block path
+    (``_clean_run``), and any line that one does not take as it is (a bad record, a blank line, the
+    BOM line) goes through ``_jsonl_line``, the per-line path, which ``per_line`` uses for every line
+    (default: when ``BLOCK_PARSE`` is off, or ``promote`` names a field twice or like a column). All
+    three give the same shards and rejections."""
     line_no = first_line - 1
     f = _open_or_reject(path, f"{rel}:{first_line}", b)
     if f is None:
@@ -480,9 +532,17 @@ def read_jsonl(path: Path, rel: str, b: ShardBuilder, start: int = 0, end: int |
                     if end is not None and pos >= end:
                         break
             else:
-                for lines in _line_blocks(f, start, end):
-                    _jsonl_block(lines, line_no + 1, rel, b)
-                    line_no += len(lines)
+                arrow = _ArrowPath.make(b.cfg, rel)
+                if arrow is not None and detect_compression(path) is None:
+                    for data in _byte_blocks(f, start, end):
+                        line_no += arrow.block(data, None, line_no + 1, b)
+                else:  # decompressing readers go line by line, to keep every line before a damaged spot
+                    for lines in _line_blocks(f, start, end):
+                        if arrow is None:
+                            _jsonl_block(lines, line_no + 1, rel, b)
+                        else:
+                            arrow.block(b"".join(lines), lines, line_no + 1, b)
+                        line_no += len(lines)
     except (EOFError, OSError, ValueError) as e:
         detail = (f"compressed file is damaged or truncated; {line_no:,} lines were read before the damage "
                   f"and are kept: {type(e).__name__}: {e}")
@@ -516,6 +576,189 @@ def _line_blocks(f: io.BufferedIOBase, pos: int, end: int | None) -> Iterator[li
         raise
     if block:
         yield block
+
+
+def _byte_blocks(f: io.BufferedIOBase, pos: int, end: int | None) -> Iterator[bytes]:
+    """The bytes of the lines of ``f`` from ``pos`` up to the one that reaches ``end`` (the lines
+    of ``_line_blocks``), in blocks of about BLOCK_BYTES that end at a line end (the last may end
+    at the end of the file instead). For plain files: a read error is raised without the lines of
+    the block being read, where ``_line_blocks`` hands out every whole line before the damage."""
+    left = None if end is None else end - pos
+    while left is None or left > 0:
+        data = f.read(BLOCK_BYTES if left is None else min(BLOCK_BYTES, left))
+        if not data:
+            return
+        if not data.endswith(NEWLINE):
+            data += f.readline()  # on to the end of the last line
+        if left is not None:
+            left -= len(data)
+        yield data
+
+
+# The Arrow path of read_jsonl (blocks of plain records parsed whole); False leaves every block to
+# the clean-block and per-line paths. After a block that parsed but was not taken, the next 1, then
+# 2, 4, ... up to ARROW_SKIP_MAX blocks skip it (records with other fields are then parsed once).
+ARROW_PARSE = True
+ARROW_SKIP_MAX = 16
+# Characters for which Python's ``str.isspace`` is true (``not text.strip()`` rejects a text of only
+# these); a test checks the list against Python.
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                 "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_BLANK_TEXT = "^[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]*$"  # RE2: empty or whitespace only
+# RE2 patterns for the raw block: a `}` followed on its line by `n`, which may be a top-level `null`
+# after an object (Arrow's JSON reader reads before its stack on one); a `\u` escape of a surrogate
+# (a UTF-16 half, which orjson and Arrow need not treat alike). Either one, even inside a string,
+# leaves the block to the other paths.
+_NULL_AFTER_OBJECT = r"\}[ \t\r]*n"
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"
+
+
+class _ArrowPath:
+    """Keeps a block of JSONL records with one Arrow parse and whole-column checks, or declines it
+    (``block`` then hands it to the clean-block path, which gives the same rows for any block).
+
+    A block is taken only when it parses and every check holds: each line is one JSON object from
+    its first byte to its last (an optional CR after it): ``{...}``; the bytes are valid UTF-8 and
+    hold no surrogate escape; every record has only the id, text and promoted fields, each at most
+    once (Arrow refuses a repeated field, where orjson would keep the last value); the text is a
+    string, neither empty nor whitespace only (Python's whitespace) nor over max_doc_bytes; the id
+    is a string, an int64 (kept as its decimal digits, as ``str`` writes it) or null/missing (the
+    generated ``FILE:LINE``); promoted fields are strings or null. Those are the rows ``_clean_run``
+    keeps, with ``meta`` null as there are no other fields."""
+
+    def __init__(self, cfg: IngestConfig, rel: str):
+        self.cfg = cfg
+        self.rel = rel
+        self.fields = [f for f in (cfg.id_field, cfg.text_field, *cfg.promote) if f]
+        self.skip = 0  # blocks to leave to the other paths after a failed parse
+        self.penalty = 1
+
+    @classmethod
+    def make(cls, cfg: IngestConfig, rel: str) -> "_ArrowPath | None":
+        """The Arrow path for this config, or None where it does not apply (``ARROW_PARSE`` off,
+        a dotted text or id field, or a field named twice among id, text and promoted fields)."""
+        fields = [f for f in (cfg.id_field, cfg.text_field, *cfg.promote) if f]
+        if not ARROW_PARSE or "." in cfg.text_field or "." in (cfg.id_field or "") or len(set(fields)) < len(fields):
+            return None
+        return cls(cfg, rel)
+
+    def block(self, data: bytes, lines: list[bytes] | None, first: int, b: ShardBuilder) -> int:
+        """Lines ``first, first + 1, ...`` in ``data`` (``lines``: the same split into lines, if at
+        hand): kept on the Arrow path, or else on the clean-block path. Returns how many lines."""
+        import numpy as np
+
+        if not data:
+            return 0
+        if first == 1:  # the BOM line stays on the per-line path
+            cut = data.find(NEWLINE) + 1 or len(data)
+            _jsonl_line(data[:cut], 1, self.rel, b)
+            if lines is not None:
+                lines = lines[1:]
+            return 1 + (self.block(data[cut:], lines, 2, b) if cut < len(data) else 0)
+        codes = np.frombuffer(data, np.uint8)
+        ends = np.flatnonzero(codes == 10)
+        if not data.endswith(NEWLINE):
+            ends = np.append(ends, len(data))
+        if not self.keep(data, codes, ends, first, b):
+            _jsonl_block(lines if lines is not None else io.BytesIO(data).readlines(), first, self.rel, b)
+        return len(ends)
+
+    def keep(self, data: bytes, codes: Any, ends: Any, first: int, b: ShardBuilder) -> bool:
+        """Keep the records of ``data`` (lines ``first, ...``, ending at ``ends``) if it is a block of
+        plain records; else return False, having kept nothing."""
+        if self.skip:
+            self.skip -= 1
+            return False
+        import numpy as np
+        import pyarrow.compute as pc
+
+        cfg = self.cfg
+        # each line is `{...}` (or `{...}` CR): Arrow starts every line with an object; no lone CR,
+        # which Arrow would take for a line end
+        if data[0] != 0x7B or len(data) >= 1 << 30 or not (codes[ends[:-1] + 1] == 0x7B).all():
+            return False
+        last = codes[ends - 1]
+        if b"\r" in data:
+            crlf = last == 0x0D
+            if int(np.count_nonzero(crlf)) != data.count(b"\r"):
+                return False
+            last = np.where(crlf, codes[ends - 2], last)
+        if not (last == 0x7D).all():
+            return False
+        offsets = pa.py_buffer(np.array([0, len(data)], np.int64))
+        raw = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+        if pc.match_substring_regex(raw, _NULL_AFTER_OBJECT)[0].as_py() or \
+                pc.match_substring_regex(raw, _SURROGATE_ESCAPE)[0].as_py():
+            return False
+        try:
+            pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+        except pa.ArrowInvalid:  # not UTF-8
+            return False
+        # the id column's type from the first record: string or int64 (the other one fails the parse)
+        try:
+            head = orjson.loads(data[: ends[0]])
+        except orjson.JSONDecodeError:
+            return False
+        if head.__class__ is not dict or not set(head) <= set(self.fields):
+            return False
+        id_type = pa.int64() if cfg.id_field and head.get(cfg.id_field).__class__ is int else pa.string()
+        schema = pa.schema([(f, id_type if f == cfg.id_field else pa.large_string() if f == cfg.text_field
+                             else pa.string()) for f in self.fields])
+        try:
+            kept = self._columns(self._parse(data, schema), len(ends), first, b.schema)
+        except pa.ArrowException:
+            kept = None
+        if kept is None:  # failed after a parse: leave the next 1, 2, 4, ... blocks to the other paths
+            self.skip = min(self.penalty, ARROW_SKIP_MAX)
+            self.penalty = min(2 * self.penalty, ARROW_SKIP_MAX or 1)
+            return False
+        self.penalty = 1
+        table, nbytes, generated = kept
+        if generated:
+            b.out.count("generated_ids", generated)
+        b.keep_table(table, nbytes)
+        return True
+
+    @staticmethod
+    def _parse(data: bytes, schema: pa.Schema) -> pa.Table:
+        import pyarrow.json as pj
+
+        # one parse block, so that Arrow cuts the data only at the line ends checked; one thread, as
+        # the executor runs a task per core
+        read = pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
+        parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error", newlines_in_values=False)
+        return pj.read_json(pa.BufferReader(data), read_options=read, parse_options=parse)
+
+    def _columns(self, table: pa.Table, n: int, first: int, schema: pa.Schema) -> tuple[pa.Table, Any, int] | None:
+        """The rows to keep (as ``schema``), their texts' UTF-8 bytes and how many ids were
+        generated; None if the parsed block is not one of plain records."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        cfg = self.cfg
+        if table.num_rows != n:
+            return None
+        cols = {f: table.column(f).combine_chunks() for f in self.fields}
+        text = cols[cfg.text_field]
+        if text.null_count:
+            return None
+        sizes = pc.binary_length(text)
+        nbytes = np.frombuffer(sizes.buffers()[1], np.int64, n, sizes.offset * 8)
+        if int(nbytes.max()) > cfg.max_doc_bytes or pc.any(pc.match_substring_regex(text, _BLANK_TEXT)).as_py():
+            return None
+        lines = pa.array(np.arange(first, first + n, dtype=np.int64)).cast(pa.string())
+        origin = pc.binary_join_element_wise(f"{self.rel}:", lines, "")
+        if cfg.id_field:
+            ids = cols[cfg.id_field].cast(pa.string())
+            generated = ids.null_count
+            if generated:
+                ids = pc.if_else(ids.is_null(), origin, ids)
+        else:
+            ids, generated = origin, n
+        arrays = [ids, text, origin, *(cols[k] for k in cfg.promote)]
+        if cfg.metadata == "json":
+            arrays.append(pa.nulls(n, pa.string()))
+        return pa.Table.from_arrays(arrays, schema=schema), nbytes, generated
 
 
 class _Slow(Exception):

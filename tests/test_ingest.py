@@ -372,13 +372,40 @@ def _messy_jsonl() -> bytes:
     return b"".join(lines) + b'{"id": "last", "text": "no newline at the end"}'
 
 
+# The three JSONL paths: every line on its own, runs of lines parsed by orjson, whole blocks by Arrow.
+PATHS = {"per-line": {"BLOCK_PARSE": False, "ARROW_PARSE": False},
+         "block": {"BLOCK_PARSE": True, "ARROW_PARSE": False},
+         "arrow": {"BLOCK_PARSE": True, "ARROW_PARSE": True}}
+
+
+def _ingest_paths(tmp_path: Path, monkeypatch, paths: list, modes=tuple(PATHS), **options) -> dict[str, Path]:
+    """Ingest once per path in ``modes`` (in this process: one worker), each into its own folder."""
+    outs = {}
+    for mode in modes:
+        for name, value in PATHS[mode].items():
+            monkeypatch.setattr(ingest_module, name, value)
+        outs[mode] = ingest(tmp_path / mode, paths, duplicate_ids="warn", **options)
+    return outs
+
+
 def _ingest_both(tmp_path: Path, monkeypatch, paths: list, **options) -> tuple[Path, Path]:
-    """Ingest with every line on the per-line path, then with the clean-block path."""
-    outs = []
-    for name, block in (("per-line", False), ("block", True)):
-        monkeypatch.setattr(ingest_module, "BLOCK_PARSE", block)
-        outs.append(ingest(tmp_path / name, paths, duplicate_ids="warn", **options))
-    return outs[0], outs[1]
+    """Ingest on the per-line path and on the block paths (orjson, then Arrow); the block outputs
+    are checked against the per-line one, which is returned with the Arrow one."""
+    outs = _ingest_paths(tmp_path, monkeypatch, paths, **options)
+    _assert_same_output(outs["per-line"], outs["block"])
+    return outs["per-line"], outs["arrow"]
+
+
+def _count_arrow_rows(monkeypatch) -> list[int]:
+    """A list that collects the number of rows of each block kept on the Arrow path."""
+    rows: list[int] = []
+    keep_table = ShardBuilder.keep_table
+
+    def counting(self, table, nbytes):
+        rows.append(table.num_rows)
+        return keep_table(self, table, nbytes)
+    monkeypatch.setattr(ShardBuilder, "keep_table", counting)
+    return rows
 
 
 def _assert_same_output(a: Path, b: Path) -> None:
@@ -426,15 +453,235 @@ def test_block_path_on_truncated_archive_matches_per_line(tmp_path, monkeypatch,
     assert json.loads((block / "manifest.json").read_text())["reasons"] == {"ingest:truncated_file": 1}
 
 
-def test_block_path_on_sample_data_is_byte_identical_to_per_line(tmp_path, monkeypatch):
-    per_line, block = _ingest_both(tmp_path, monkeypatch, [ROOT / "sample_data" / "raw"], chunk_bytes=300_000)
+@pytest.mark.parametrize("block_bytes,options", [(3000, {"chunk_bytes": 300_000, "shard_rows": 333}),
+                                                  (4 << 20, {"chunk_bytes": 300_000, "shard_rows": 333}),
+                                                  (100_000, {})])  # shards of MBs, pages cut by size
+def test_block_path_on_sample_data_is_byte_identical_to_per_line(tmp_path, monkeypatch, block_bytes, options):
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(ingest_module, "ARROW_SKIP_MAX", 0)
+    arrow_rows = _count_arrow_rows(monkeypatch)
+    per_line, block = _ingest_both(tmp_path, monkeypatch, [ROOT / "sample_data" / "raw"], **options)
     _assert_same_output(per_line, block)
-    assert json.loads((block / "manifest.json").read_text())["rows_kept"] > 1000
+    manifest = json.loads((block / "manifest.json").read_text())
+    assert manifest["rows_kept"] > 1000 and len(manifest["shards"]) > 5
+    assert sum(arrow_rows) > manifest["rows_kept"] // 2  # most blocks are plain records
+    if not options:  # a text column chunk of several data pages (of 1 MB before compression)
+        sizes = [pq.ParquetFile(block / s["file"]).metadata.row_group(0).column(1).total_uncompressed_size
+                 for s in manifest["shards"]]
+        assert max(sizes) > 1 << 20
+
+
+def test_arrow_path_ends_shards_where_the_text_bytes_reach_the_limit(tmp_path, monkeypatch):
+    """Texts of 10 bytes and shard_bytes=50: a shard ends exactly at its 5th row on every path."""
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 230)
+    monkeypatch.setattr(ingest_module, "ARROW_SKIP_MAX", 0)
+    arrow_rows = _count_arrow_rows(monkeypatch)
+    write_jsonl(tmp_path / "t.jsonl", [{"id": f"t{i}", "text": f"text {i:05d}"} for i in range(203)])
+    outs = _ingest_paths(tmp_path, monkeypatch, [tmp_path / "t.jsonl"], shard_bytes=50)
+    for mode in ("block", "arrow"):
+        _assert_same_output(outs["per-line"], outs[mode])
+    manifest = json.loads((outs["arrow"] / "manifest.json").read_text())
+    assert [s["rows"] for s in manifest["shards"]] == [5] * 40 + [3] and sum(arrow_rows) > 150
 
 
 def test_strict_block_path_stops_at_the_same_line(tmp_path, monkeypatch):
     (tmp_path / "s.jsonl").write_bytes(_messy_jsonl())
-    for block in (False, True):
-        monkeypatch.setattr(ingest_module, "BLOCK_PARSE", block)
+    (tmp_path / "p.jsonl").write_bytes(_plain_jsonl())
+    for mode, switches in PATHS.items():
+        for name, value in switches.items():
+            monkeypatch.setattr(ingest_module, name, value)
         with pytest.raises(StageError, match=r"^s.jsonl:3: ingest:invalid_json: "):
-            ingest(tmp_path / str(block), [tmp_path / "s.jsonl"], strict=True)
+            ingest(tmp_path / mode, [tmp_path / "s.jsonl"], strict=True)
+        with pytest.raises(StageError, match=r"^p.jsonl:4: ingest:invalid_json: "):
+            ingest(tmp_path / f"{mode}-p", [tmp_path / "p.jsonl"], strict=True)
+
+
+# --- the Arrow path -----------------------------------------------------------------------------
+
+
+def _plain_jsonl(ids: bool = True) -> bytes:
+    """Mostly records the Arrow path takes (id, text and promoted fields only; ``ids``: with an
+    id), in runs between lines it must leave to the other paths: bad records, and good ones it
+    cannot take as they are (other fields, non-string promoted values, repeated keys, surrogate
+    escapes, ...), then a long run of plain records."""
+    def plain(i: int) -> bytes:
+        text = [f"plain {i}", f"ü字🎉 {i}", rf'tab\t{i}\nline \"quoted\" \\ \u00e9\u2028 {i}', f"  padded {i}  ",
+                "\u200b", "\u180e", f"{'long ' * (i % 40)}{i}"][i % 7]
+        if i % 97 == 5:  # text that the Arrow path's byte checks take for a `null` after an object, a surrogate
+            text = f"{{braces}} n{i} }} null" if i % 2 else rf"\\ud800 is text {i}"
+        fields = [f'"id": "p{i}"', f'"text": "{text}"'][0 if ids else 1:]
+        if i % 4:
+            fields.append(f'"url": "https://p.example/{i}"')
+        if i % 5 == 1:
+            fields.append('"source": null')
+        elif i % 3:
+            fields.append(f'"source": "s{i % 3}"')
+        if i % 7 == 3:
+            fields.reverse()
+        return ("{" + ", ".join(fields) + "}\n").encode()
+
+    specials = [
+        # lines no block path takes: rejected, or skipped (blank)
+        b'{"id": "bad-json", "text": "unterminated}\n',
+        b"\n",
+        b'  \t \r\n',
+        b'["not", "an", "object"]\n',
+        b"null\n",
+        b"12\n",
+        b'"a string"\n',
+        b'{"id": "empty", "text": ""}\n',
+        b'{"id": "blank", "text": " \\n\\t\\r "}\n',
+        b'{"id": "ideographic-space", "text": "\\u3000\\u3000"}\n',
+        b'{"id": "separators", "text": "\x1c\x1d\x1e\x1f"}\n',
+        b'{"id": "separators-escaped", "text": "\\u001c\\u001f"}\n',
+        '{"id": "unicode-spaces", "text": "\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f"}\n'.encode(),
+        b'{"id": "num-text", "text": 42}\n',
+        b'{"id": "null-text", "text": null}\n',
+        b'{"id": "no-text", "url": "u"}\n',
+        orjson.dumps({"id": "huge", "text": "x" * 2001}) + b"\n",
+        orjson.dumps({"id": "huge-zh", "text": "字" * 667 + "x"}) + b"\n",
+        b'{"id": 1.5, "text": "float id"}\n',
+        b'{"id": 1e3, "text": "exponent id"}\n',
+        b'{"id": true, "text": "bool id"}\n',
+        b'{"id": NaN, "text": "NaN id"}\n',
+        b'{"id": -Infinity, "text": "infinite id"}\n',
+        b'{"id": "bad-utf8", "text": "caf\xe9 latin-1"}\n',
+        b'{"id": "bad-utf8-url", "text": "t", "url": "\xff"}\n',
+        b'{"id": "lone-surrogate", "text": "a\\ud800b"}\n',
+        b'{"id": "lone-low-surrogate", "text": "a\\uDC00b"}\n',
+        b'{"id": "raw-tab", "text": "a\tb"}\n',
+        b'{"id": "raw-nul", "text": "a\x00b"}\n',
+        b'\xef\xbb\xbf{"id": "bom-not-first", "text": "t"}\n',
+        b'{"id": "null-after", "text": "t"} null\n',
+        b'{"id": "two-a", "text": "t"} {"id": "two-b", "text": "t"}\n',
+        b'{"id": "two-c", "text": "t"}{"id": "two-d", "text": "t"}\n',
+        b'{"id": "trailing", "text": "t"} x\n',
+        b'{"id": "lone-cr", "text": "t"}\r{"id": "lone-cr-2", "text": "t"}\n',
+        b'{"id": "open", "text": "t",\n',
+        b'"text": "the rest of a record"}\n',
+        # good records the Arrow path leaves to the other paths
+        b'{"id": "extra", "text": "meta field", "score": 0.5, "tags": ["a"]}\n',
+        b'{"id": "nested-extra", "text": "meta field", "doc": {"id": 1}}\n',
+        b'{"id": "url-int", "text": "t", "url": 7}\n',
+        b'{"id": "source-list", "text": "t", "source": ["a", 1]}\n',
+        b'{"id": "url-object", "text": "t", "url": {"b": 1, "a": null}}\n',
+        b'{"id": "url-bool", "text": "t", "url": false}\n',
+        b'{"id": "dup-text", "text": "first", "text": "second"}\n',
+        b'{"id": "dup-url", "text": "t", "url": "first", "url": null}\n',
+        b'{"id": "dup-id", "id": "dup-id-2", "text": "t"}\n',
+        b'{"id": "dup-escaped", "text": "first", "te\\u0078t": "second"}\n',
+        b'{"id": "pair", "text": "\\ud83c\\udf89 and \\uD83D\\uDE00"}\n',
+        b'{"id": 99999999999999999999, "text": "id over int64"}\n',
+        b'{"id": "spaced", "text": "t"}   \n',
+        b'   {"id": "indented", "text": "t"}\n',
+        b'{"id": "cr-inside",\r "text": "t"}\n',
+        b'{"id": "ws-inside" , "text" :\t"t" }\n',
+        b'{"id": "empty-key", "text": "t", "": 1}\n',
+        # good records it takes in blocks of their own
+        b'{"id": null, "text": "null id: generated"}\n',
+        b'{"text": "no id: generated", "url": "u"}\n',
+        b'{"id": "", "text": "empty id"}\n',
+        b'{"id": "2021-03-04", "text": "an id that looks like a date"}\n',
+        b'{"id": "p-crlf", "text": "CRLF line"}\r\n',
+        '{"id": "zero-width", "text": "\u200b\ufeff"}\n'.encode(),
+    ]
+    int_ids = b"".join(b'{"id": %s, "text": "integer id %d", "source": "n"}\n' % (v, k) for k, v in enumerate(
+        [b"0", b"-0", b"7", b"-12", b"9223372036854775807", b"-9223372036854775808", b"12345678901234", b"1", b"2"]))
+    lines = [b"\xef\xbb\xbf" + plain(0)]
+    i = 1
+    for n, extra in enumerate(specials):
+        for _ in range((n * 7) % 17 + 2):
+            lines.append(plain(i))
+            i += 1
+        lines.append(extra)
+        if n % 9 == 4:
+            lines.append(int_ids)
+        if n % 13 == 7:
+            lines += [plain(j).replace(b"\n", b"\r\n") for j in range(i, i + 8)]
+            i += 8
+    lines += [plain(j) for j in range(i, i + 250)]
+    return b"".join(lines) + b'{"id": "last", "text": "no newline at the end", "url": "u"}'
+
+
+ARROW_OPTIONS = {
+    "defaults": (True, {}),
+    "small-shards": (True, {"shard_rows": 13, "shard_bytes": 700, "metadata": "drop"}),
+    "tasks": (True, {"shard_rows": 50, "chunk_bytes": 900}),
+    "no-ids": (False, {"id_field": None, "promote": ["source", "url"], "shard_bytes": 1000, "chunk_bytes": 2000}),
+    "other-fields": (True, {"promote": [], "metadata": "drop", "id_field": "url", "chunk_bytes": 3000}),
+}
+
+
+@pytest.mark.parametrize("kind,block_bytes,name", [
+    *(("", block_bytes, name) for block_bytes in (200, 2500, 1 << 20) for name in ARROW_OPTIONS),
+    (".gz", 700, "defaults"), (".gz", 200, "small-shards"), (".zst", 1 << 20, "tasks"), (".gz", 2500, "no-ids"),
+])
+def test_arrow_path_output_is_byte_identical_to_per_line(tmp_path, monkeypatch, kind, block_bytes, name):
+    """Blocks cut at many places; shards cut by rows and bytes; files split into tasks: the Arrow
+    path gives the shards and rejections of the per-line path, byte for byte."""
+    ids, options = ARROW_OPTIONS[name]
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(ingest_module, "ARROW_SKIP_MAX", 0)  # try every block
+    arrow_rows = _count_arrow_rows(monkeypatch)
+    data = _plain_jsonl(ids)
+    plain = tmp_path / "in" / "plain.jsonl"
+    plain.parent.mkdir()
+    plain.write_bytes(data)
+    path = plain if not kind else _compress(plain, data, kind)
+    if kind:
+        plain.unlink()
+    per_line, arrow = _ingest_both(tmp_path, monkeypatch, [path], max_doc_bytes=2000, **options)
+    _assert_same_output(per_line, arrow)
+    manifest = json.loads((arrow / "manifest.json").read_text())
+    assert manifest["rows_rejected"] >= 25 and manifest["rows_kept"] > 800
+    assert manifest["counters"]["bom_stripped"] == 1 and manifest["counters"]["blank_lines"] == 2
+    if "chunk_bytes" in options and not kind:
+        assert manifest["tasks"] > 5
+    if options.get("id_field", "id") == "url":  # other fields in every record: no block is plain
+        assert not arrow_rows
+    elif block_bytes < 1 << 20:
+        assert sum(arrow_rows) > manifest["rows_kept"] // 8
+    else:  # one block for the file, or for each task
+        assert sum(arrow_rows) == 0 if manifest["tasks"] == 1 else sum(arrow_rows) > 0
+
+
+def test_arrow_path_skips_blocks_after_failures_with_the_same_output(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 300)
+    arrow_rows = _count_arrow_rows(monkeypatch)
+    (tmp_path / "p.jsonl").write_bytes(_plain_jsonl())
+    per_line, arrow = _ingest_both(tmp_path, monkeypatch, [tmp_path / "p.jsonl"], max_doc_bytes=2000, shard_rows=40)
+    _assert_same_output(per_line, arrow)
+    assert 0 < sum(arrow_rows)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_arrow_path_in_worker_processes_matches_per_line(tmp_path, monkeypatch, workers):
+    """The worker processes run the stage as configured (Arrow path on): their shards, from a file
+    split into several tasks, are those of the per-line path."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.jsonl").write_bytes(_plain_jsonl())
+    write_jsonl(tmp_path / "in" / "q.jsonl", [{"id": f"q{i}", "text": f"doc {i} ü", "url": f"u{i}"}
+                                              for i in range(300)])
+    options = {"max_doc_bytes": 2000, "chunk_bytes": 2500, "shard_rows": 30, "duplicate_ids": "warn"}
+    monkeypatch.setattr(ingest_module, "BLOCK_PARSE", False)
+    per_line = ingest(tmp_path / "per-line", [tmp_path / "in"], **options)
+    monkeypatch.undo()
+    assert ingest_module.BLOCK_PARSE and ingest_module.ARROW_PARSE
+    out = ingest(tmp_path / "arrow", [tmp_path / "in"], workers=workers, **options)
+    _assert_same_output(per_line, out)
+    assert json.loads((out / "manifest.json").read_text())["tasks"] > 10
+
+
+def test_python_whitespace_list_is_complete():
+    import sys
+
+    assert ingest_module.PY_WHITESPACE == "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
+def test_blank_text_pattern_matches_python_strip():
+    import pyarrow.compute as pc
+
+    texts = ["", "a", " a ", "\u200b", "\ufeff", "\u180e", "\x00", "\u3000x", "x\u3000", *ingest_module.PY_WHITESPACE,
+             ingest_module.PY_WHITESPACE, "\n\n", " \x1c\u2029 "]
+    blank = pc.match_substring_regex(pa.array(texts, pa.large_string()), ingest_module._BLANK_TEXT).to_pylist()
+    assert blank == [not t.strip() for t in texts]
