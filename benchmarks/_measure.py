@@ -9,6 +9,7 @@ the kernel provides it (Linux 4.14+)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _pss(pid: int) -> int | None:
@@ -38,35 +41,44 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
     timeline: list[tuple[float, int, int, int]] = []
     stop = threading.Event()
 
+    def rss_of(pid: int) -> int | None:
+        try:  # /proc/PID/statm: the cheapest read of a process's resident size
+            with open(f"/proc/{pid}/statm") as f:
+                return int(f.read().split()[1]) * PAGE
+        except (OSError, ValueError, IndexError):
+            return None
+
     def sample() -> None:
         parent = psutil.Process(proc.pid)
+        procs: list[psutil.Process] = [parent]
+        tick = 0
         while not stop.is_set():
-            try:
-                procs = [parent, *parent.children(recursive=True)]
-            except psutil.Error:
-                break
-            rss, top, top_cmd, sizes = 0, 0, "", []
-            for p in procs:
+            if tick % 5 == 0:  # walking /proc for the process tree costs more than reading sizes
                 try:
-                    r = p.memory_info().rss
+                    procs = [parent, *parent.children(recursive=True)]
                 except psutil.Error:
+                    break
+            tick += 1
+            rss, top, top_pid, sizes = 0, 0, None, []
+            for p in procs:
+                r = rss_of(p.pid)
+                if r is None:
                     continue
                 rss += r
                 sizes.append((p.pid, r))
                 if r > top:
-                    top = r
-                    try:
-                        top_cmd = " ".join(p.cmdline())[:200]
-                    except psutil.Error:
-                        top_cmd = ""
+                    top, top_pid = r, p
             # PSS walks every mapping of a process (smaps_rollup): read it only near the peak, so
             # the sampler does not take a sizeable share of the CPU it measures
-            pss = sum(_pss(pid) or r for pid, r in sizes) if rss >= 0.9 * peak["tree"] else rss
+            pss = sum(_pss(pid) or r for pid, r in sizes) if rss >= 0.95 * peak["tree"] else rss
             timeline.append((time.time(), rss, pss, top))
             peak["tree"] = max(peak["tree"], rss)
             peak["pss"] = max(peak["pss"], pss)
             if top > peak["proc"]:
-                peak["proc"], peak["proc_cmd"] = top, top_cmd
+                try:
+                    peak["proc"], peak["proc_cmd"] = top, " ".join(top_pid.cmdline())[:200]
+                except psutil.Error:
+                    peak["proc"] = top
             time.sleep(interval)
 
     th = threading.Thread(target=sample, daemon=True)

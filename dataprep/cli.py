@@ -105,7 +105,7 @@ class DataprepGroup(click.Group):
             raise click.ClickException(error_line(e)) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(super().list_commands(ctx), key=lambda n: (n not in ("run", "inspect"), n))
+        return sorted(super().list_commands(ctx), key=lambda n: (n not in ("run", "inspect", "report"), n))
 
 
 @click.group(cls=DataprepGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -148,11 +148,13 @@ def _summary(runs: list) -> str:
 @click.option("--workdir", type=click.Path(file_okay=False), help="Output folder (overrides `workdir:` in the YAML).")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: the YAML's, else CPU count).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool) -> None:
+@click.option("--no-report", is_flag=True, help="Do not write WORKDIR/report.html and report.md at the end.")
+def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool, no_report: bool) -> None:
     """Run the stages of a YAML pipeline in order, each into WORKDIR/NN-stage/.
 
     Reruns skip stages and shards already complete for the same input and config; a changed
     config reruns that stage and the ones after it. All options are checked before work starts.
+    At the end, WORKDIR/report.html and report.md sum the run up (see `dataprep report`).
 
     \b
     Example:
@@ -164,6 +166,61 @@ def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool) 
     runs = run_pipeline(pipe, stages, workdir=workdir, workers=workers, quiet=quiet)
     click.echo(_summary(runs))
     click.echo(f"output: {runs[-1].out_dir}")
+    if not no_report:
+        _report_after_run(Path(workdir or pipe.workdir), stages, quiet)
+
+
+def _report_after_run(root: Path, stages: list, quiet: bool) -> None:
+    """The run's report; the data is complete whatever happens here, so a report that cannot be
+    written is one line on stderr, not a failed run."""
+    from dataprep.report import ReportError, plan_of, write_report
+
+    try:
+        path = write_report(root, planned=plan_of(stages), quiet=quiet)
+    except ReportError as e:
+        click.echo(f"report skipped: {e}", err=True)
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        if debug_requested(click.get_current_context().find_root()):
+            traceback.print_exc()
+        click.echo(f"report not written: {error_line(e)}; `dataprep report {root}` retries it", err=True)
+    else:
+        click.echo(f"report: {path}")
+
+
+@cli.command("report")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("-c", "--config", type=click.Path(dir_okay=False),
+              help="The pipeline's YAML: lists the stages not yet run, and marks stages run with another config.")
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              help="Folder for report.html and report.md [default: PATH].")
+@click.option("-n", "--samples", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Sample documents to show per removal reason.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def report_cmd(path: str, config: str | None, output: str | None, samples: int, quiet: bool) -> None:
+    """Write PATH/report.html and PATH/report.md for a workdir, a partial one, or one stage's folder.
+
+    The HTML page is self-contained (plots inline, nothing loaded from anywhere): the funnel of
+    documents, characters and tokens per stage with the reasons for every removal, the language
+    and domain mix against the rebalancing targets, quality score histograms, dedup clusters,
+    tokens per shard, split and bucket, time per stage, sample documents for every removal
+    reason, and every stage's config. Needs matplotlib: pip install 'dataprep[report]'.
+
+    \b
+    Examples:
+      dataprep report work/sample
+      dataprep report work/sample --config configs/sample.yaml   # also lists stages not yet run
+      dataprep report work/sample/09-quality -o /tmp/quality-report
+    """
+    from dataprep.report import ReportError, plan_of, write_report
+    from dataprep.runner import load_pipeline
+
+    planned = plan_of(load_pipeline(config)[1]) if config else None
+    try:
+        html = write_report(path, out_dir=output, planned=planned, samples=samples, quiet=quiet)
+    except ReportError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"report: {html}")
+    click.echo(f"summary: {html.with_name('report.md')}")
 
 
 @cli.command("inspect")
