@@ -97,3 +97,19 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
 
 def mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB"
+
+
+def ensure_datatrove(root: Path, python: str | None, make: bool) -> str | None:
+    """The python of the datatrove venv the benchmarks share (``root``/bench_out/datatrove-venv),
+    or of ``python``; created with datatrove[processing] when ``make`` and absent; None if none."""
+    if python:
+        return python if Path(python).exists() else None
+    venv = root / "bench_out" / "datatrove-venv"
+    py = venv / "bin" / "python"
+    if py.exists():
+        return str(py)
+    if not make:
+        return None
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "datatrove[processing]", "orjson", "spacy"])
+    return str(py) if r.returncode == 0 else None

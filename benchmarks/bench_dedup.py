@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import mb, run_measured  # noqa: E402
+from _measure import ensure_datatrove, mb, run_measured  # noqa: E402
 
 DATATROVE_SCRIPT = r'''
 import sys, time
@@ -165,20 +165,6 @@ def datasketch_child(ingested: str, limit: int) -> None:
                       "index_bytes_per_doc": (rss1 - rss0) / max(done, 1)}))
 
 
-def ensure_datatrove(python: str | None, make: bool) -> str | None:
-    if python:
-        return python if Path(python).exists() else None
-    venv = ROOT / "bench_out" / "datatrove-venv"
-    py = venv / "bin" / "python"
-    if py.exists():
-        return str(py)
-    if not make:
-        return None
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "datatrove[processing]", "orjson", "spacy"])
-    return str(py) if r.returncode == 0 else None
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=100_000)
@@ -240,7 +226,7 @@ def main() -> int:
                      d["index_bytes_per_doc"], d["dups"]))
 
     if "datatrove" not in args.skip:
-        dt = ensure_datatrove(args.datatrove_python, args.make_datatrove_venv)
+        dt = ensure_datatrove(ROOT, args.datatrove_python, args.make_datatrove_venv)
         if dt is None:
             print("datatrove: skipped (no venv; pass --datatrove-python or --make-datatrove-venv)")
         else:

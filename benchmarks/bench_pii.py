@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import mb  # noqa: E402
+from _measure import ensure_datatrove, mb  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "raw"
 SEEDS = ROOT.parent / "shared" / "data" / "seeds_text"
@@ -228,21 +228,6 @@ def ours_kernel(src: str, limit: int) -> None:
                       "changed": len(changed)}))
 
 
-def ensure_datatrove(python: str | None, make: bool) -> str | None:
-    """The datatrove venv of bench_dedup.py (same place, same packages), so both benchmarks share it."""
-    if python:
-        return python if Path(python).exists() else None
-    venv = ROOT / "bench_out" / "datatrove-venv"
-    py = venv / "bin" / "python"
-    if py.exists():
-        return str(py)
-    if not make:
-        return None
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "datatrove[processing]", "orjson", "spacy"])
-    return str(py) if r.returncode == 0 else None
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=200_000)
@@ -300,7 +285,7 @@ def main() -> int:
     found = ", ".join(f"{k} {v:,}" for k, v in man["pii"]["found"].items())
     print(f"ours: the stage's own time (manifest wall_time_s, last run) {man['wall_time_s']:.1f} s; found {found}")
 
-    dt = None if "datatrove" in args.skip else ensure_datatrove(args.datatrove_python, args.make_datatrove_venv)
+    dt = None if "datatrove" in args.skip else ensure_datatrove(ROOT, args.datatrove_python, args.make_datatrove_venv)
     if "datatrove" not in args.skip and dt is None:
         print("datatrove: skipped (no venv; pass --datatrove-python or --make-datatrove-venv)")
     if dt is not None:
