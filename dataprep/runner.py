@@ -182,7 +182,7 @@ def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, execut
     t0 = time.time()
     _prepare_out_dir(out_dir, fp)
     manifest_path.unlink(missing_ok=True)
-    ctx = StageContext(source=source, out_dir=out_dir, executor=executor, quiet=quiet)
+    ctx = StageContext(source=source, out_dir=out_dir, executor=executor, quiet=quiet, label=label)
     state_path = out_dir / STATE_FILE
     state_file: str | None = None
     if state_path.exists():  # a resumed run reuses the finished global pass

@@ -50,11 +50,30 @@ class StageContext:
     executor: Any
     quiet: bool = True
 
+    label: str = ""
+
     @property
     def state_dir(self) -> Path:
         from dataprep.corpus import ensure_dir
 
         return ensure_dir(self.out_dir / "_state")
+
+    def map(self, fn: Any, items: list, desc: str, unit: str = "shards") -> list:
+        """``executor.map`` with a progress bar (count, rate and time left) on stderr, unless quiet:
+        for a global pass over every shard (keys of dedup, tokenize's encoding, ...)."""
+        if self.quiet or len(items) < 2:
+            return self.executor.map(fn, items)
+        import sys
+
+        from tqdm import tqdm
+
+        results: list = [None] * len(items)
+        with tqdm(total=len(items), unit=unit, desc=f"{self.label or 'stage'}: {desc}", file=sys.stderr,
+                  dynamic_ncols=True, leave=False) as bar:
+            for i, result in self.executor.imap_unordered(fn, items):
+                results[i] = result
+                bar.update(1)
+        return results
 
 
 @contextlib.contextmanager

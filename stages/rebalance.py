@@ -644,7 +644,7 @@ class RebalanceStage(Stage):
         if cfg.tokenizer:
             tokenizer_file(cfg.tokenizer)  # before any work
         maps = [str(ctx.state_dir / f"map-{i:05d}.npz") for i in range(len(shards))]
-        infos = ctx.executor.map(map_shard, [(cfg, s["path"], m, s["prefix"]) for s, m in zip(shards, maps)])
+        infos = ctx.map(map_shard, [(cfg, s["path"], m, s["prefix"]) for s, m in zip(shards, maps)], "count")
         if cfg.shares or cfg.temperature is not None:
             needed = {"lang": ["lang"], "domain": [], "lang+domain": ["lang"]}[cfg.by]
             for s, info in zip(shards, infos):

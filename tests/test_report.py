@@ -436,3 +436,18 @@ def test_progress_bars_without_quiet(evil_run, tmp_path):
 
     rep = dataprep("report", tmp_path / "c1")
     assert rep.returncode == 0 and re.search(BAR.format(label="report"), rep.stderr), rep.stderr
+
+
+def test_global_passes_show_a_bar_too(tmp_path):
+    """A stage's pass over every shard before its tasks (dedup's keys here) has its own bar, which
+    --quiet turns off as well."""
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"d{i}", "text": f"document number {i} " * 20} for i in range(40)])
+    r = dataprep("ingest", "-i", tmp_path / "in.jsonl", "-o", tmp_path / "raw", "--shard-rows", "10", "-q")
+    assert r.returncode == 0, r.stderr
+    loud = dataprep("dedup", "-i", tmp_path / "raw", "-o", tmp_path / "d1", "--workers", "2")
+    # count of total and elapsed<time left; the bar is cleared when the pass ends (the stage's own follows)
+    assert loud.returncode == 0 and re.search(r"dedup: keys: +\d+%\|[^|\r\n]*\| \d+/4 \[\d\d:\d\d<", loud.stderr), \
+        loud.stderr
+    assert re.search(BAR.format(label="dedup"), loud.stderr), loud.stderr
+    quiet = dataprep("dedup", "-i", tmp_path / "raw", "-o", tmp_path / "d2", "--workers", "2", "-q")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr

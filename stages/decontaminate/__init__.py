@@ -180,7 +180,7 @@ class DecontaminateStage(Stage):
         hit_files = [ctx.state_dir / f"hits-{i:05d}.parquet" for i in range(len(shards))]
         todo = [(str(index_dir), cfg.ngram, cfg.ngram_cjk, s, str(h)) for s, h in zip(shards, hit_files)
                 if not h.exists()]
-        ctx.executor.map(find_hits, todo)
+        ctx.map(find_hits, todo, "search")
         summary.update(reduce(index_dir, hit_files, cfg.common_docs, cfg.min_coverage, ctx.state_dir, REPORT))
         atomic_write_json(ctx.state_dir / "summary.json", summary)
         return {"dir": str(ctx.state_dir), "shards": {Path(p).name: i for i, p in enumerate(shards)}}

@@ -524,7 +524,7 @@ class DedupStage(Stage):
         shard_paths = [str(p) for p in src.shard_paths]
         maps = [str(ctx.state_dir / f"map-{i:05d}.npz") for i in range(len(shard_paths))]
         todo = [(cfg, s, m) for s, m in zip(shard_paths, maps) if not map_done(cfg, m)]
-        ctx.executor.map(map_shard, todo)
+        ctx.map(map_shard, todo, "keys")
 
         ref_parts, ref_shards = self._reference(ctx)
         items = load_items([(p, True) for p in ref_parts] + [(m, False) for m in maps])
@@ -588,7 +588,7 @@ class DedupStage(Stage):
             index.mkdir(parents=True, exist_ok=True)
         parts = [str(index / f"ref-{i:05d}.npz") for i in range(len(kept.shard_paths))]
         todo = [(self.config, str(s), p) for s, p in zip(kept.shard_paths, parts) if not map_done(self.config, p)]
-        ctx.executor.map(map_shard, todo)
+        ctx.map(map_shard, todo, "reference keys")
         return parts, [str(p) for p in kept.shard_paths]
 
     def run_task(self, task: Task, state: dict, out: TaskOutput) -> None:

@@ -237,7 +237,7 @@ class TokenizeStage(Stage):
             raise StageError(f"tokenize: the tokenizer {cfg.tokenizer or cfg.train} has no BOS token that could be "
                              "found; name it with bos_token, or set add_bos: false")
         prefixes = [str(ctx.state_dir / f"enc-{i:05d}") for i in range(len(shards))]
-        summaries = ctx.executor.map(encode_shard, [(cfg, info, s, p) for s, p in zip(shards, prefixes)])
+        summaries = ctx.map(encode_shard, [(cfg, info, s, p) for s, p in zip(shards, prefixes)], "encode")
         train_tokens = sum(s["train_tokens"] for s in summaries)
         val_tokens = sum(s["val_tokens"] for s in summaries)
         n_shards = {"train": math.ceil(train_tokens / cfg.shard_tokens) if train_tokens else 0,
