@@ -639,6 +639,9 @@ UNSAFE = [
 # Pages that quote items of eval/sample_eval.jsonl (a forum post, homework help, a blog) with light
 # edits, for the decontaminate stage; the item each one quotes is its label's `eval_item`. Written
 # like UNSAFE: fixed text, no random draws.
+# what the pages are (a blog post, a forum question, ...), not what they quote
+QUOTE_DOMAINS = {"en-quote-01": "web", "en-quote-02": "math", "en-quote-03": "qa/forum",
+                 "zh-quote-01": "qa/forum", "zh-quote-02": "web", "zh-quote-03": "qa/forum"}
 CONTAMINATED = [
     ("en-quote-01", "en", "en-03", "history",
      "Notes from our towpath walk last Sunday.\n"
@@ -703,7 +706,7 @@ def write(out_dir: Path) -> None:
         for doc_id, lang, item, site, text in CONTAMINATED:
             f.write(json.dumps({"id": doc_id, "source": "crawl", "text": text,
                                 "url": f"https://{site}.example/{doc_id}"}, ensure_ascii=False, sort_keys=True) + "\n")
-            domain = {"homework": "math", "blog": "news"}.get(site, "encyclopedia")
+            domain = QUOTE_DOMAINS[doc_id]
             corpus.labels[doc_id] = {"lang": lang, "quality": "contaminated", "domain": domain,
                                      "file": "raw/quotes.jsonl", "eval_item": item}
     boilerplate = {**SITES_BOILERPLATE, "republished-footer": sorted(NEAR_DUP_FOOTERS.values())}

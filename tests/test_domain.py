@@ -88,7 +88,8 @@ def test_sample_keeps_every_row_and_counts_domains_in_the_manifest(sample_runs):
     m = rules.manifest
     assert m["rows_in"] == m["rows_kept"] == len(TRUTH) and m["rows_rejected"] == 0
     d = m["domain"]
-    assert sum(d["docs"].values()) == len(TRUTH) and d["docs"]["code"] == d["docs"]["math"] == 24
+    # 24 programs and 24 math documents, and one homework page quoting a maths question (quotes.jsonl)
+    assert sum(d["docs"].values()) == len(TRUTH) and d["docs"]["code"] == 24 and d["docs"]["math"] == 25
     assert sum(d["chars"].values()) == m["chars_in"]
     assert d["order"] == ["code", "math", "academic", "qa/forum", "news", "encyclopedia"]
     assert m["counters"]["domain:code"] == 24 and m["counters"]["domain_by:rules"] == len(TRUTH)
