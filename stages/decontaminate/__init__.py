@@ -174,7 +174,10 @@ class DecontaminateStage(Stage):
                 print(f"warning: decontaminate: {b['path']} ({name}) has no text long enough to index "
                       f"({b['segments']} texts, all under min_ngram={cfg.min_ngram} words); check `fields`",
                       file=sys.stderr)
-        summary["index_cache"] = {"folder": str(cache), "sources_read_from_cache": cached}
+        summary["index_cache"] = {"folder": str(cache)}
+        # whether the index came from the cache depends on earlier runs, not on this one's input and
+        # config, so it stays out of the manifest (which must be the same however the run got there)
+        (ctx.state_dir / "index_cache.json").write_text(json.dumps({"sources_read_from_cache": cached}) + "\n")
 
         shards = [str(p) for p in ctx.source.shard_paths]
         hit_files = [ctx.state_dir / f"hits-{i:05d}.parquet" for i in range(len(shards))]
