@@ -22,11 +22,10 @@ from functools import lru_cache
 import numpy as np
 
 from dataprep import text as T
+from dataprep.ngrams import _fmix64  # MurmurHash3's 64-bit finaliser, shared with decontaminate
 
 _TABLE_SIZE = 0x40000
 _P = np.uint64(0x100000001B3)  # odd multiplier of the code-point polynomial
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 EMPTY = np.uint32(0xFFFFFFFF)
 SINGLE_UNIT = re.compile(T._UNIT.pattern.split("|")[0])  # a character that is a shingle unit on its own (CJK)
@@ -58,15 +57,6 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
         with np.errstate(over="ignore"):
             _POWERS[:] = [np.cumprod(p, dtype=np.uint64), np.cumprod(q, dtype=np.uint64)]
     return _POWERS[0], _POWERS[1]
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> np.uint64(33))
-        h = h * _M1
-        h = h ^ (h >> np.uint64(33))
-        h = h * _M2
-        return h ^ (h >> np.uint64(33))
 
 
 def _mix(acc: np.ndarray, unit: np.ndarray) -> np.ndarray:
