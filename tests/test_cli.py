@@ -232,11 +232,13 @@ from dataprep.stages.clean import CleanStage
 
 @register
 class BlockedStage(CleanStage):
-    \"\"\"clean, but every task tries to make a folder under a regular file.\"\"\"
+    \"\"\"clean, but one task tries to make a folder under a regular file.\"\"\"
 
     name = "blocked"
 
     def run_task(self, task, state, out):
+        if not task.key.endswith("2"):  # one task fails, so which error comes first is not a race
+            return super().run_task(task, state, out)
         (Path(BLOCKER) / task.key).mkdir()
 """
 
