@@ -22,6 +22,8 @@ def _runs_workers(args: list[str]) -> tuple[bool, list[str] | None]:
         return False, None
     if any(a == "--workers" and b == "1" for a, b in zip(args, args[1:])):
         return False, None
+    if "--executor=ray" in args or any(a == "--executor" and b == "ray" for a, b in zip(args, args[1:])):
+        return False, None  # Ray starts its own workers
     if args[0] == "run":
         return True, None
     from importlib.metadata import entry_points

@@ -23,7 +23,7 @@ import click
 from dataprep import __version__
 from dataprep.config import ConfigError, field_help, parse
 from dataprep.corpus import MANIFEST, Corpus, CorpusError, read_parquet
-from dataprep.executor import WorkerImportError, interrupted_message
+from dataprep.executor import WorkerImportError, WorkerLost, interrupted_message
 from dataprep.stage import AccountingError, StageError
 
 USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, WorkerImportError)
@@ -63,6 +63,8 @@ def error_line(e: BaseException) -> str:
     """The one line a user sees for an error (``--debug`` adds the traceback)."""
     if isinstance(e, USER_ERRORS):
         text = f"{type(e).__name__}: {e}"
+    elif isinstance(e, WorkerLost):
+        text = str(e)
     elif isinstance(e, BrokenProcessPool):
         text = "a worker process died (killed by the system, out of memory?); rerun the same command to resume"
     elif isinstance(e, OSError):
@@ -147,9 +149,12 @@ def _summary(runs: list) -> str:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--workdir", type=click.Path(file_okay=False), help="Output folder (overrides `workdir:` in the YAML).")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: the YAML's, else CPU count).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), help="Where tasks run (overrides `executor:` in the YAML).")
+@click.option("--ray-address", metavar="ADDRESS", help="With --executor ray: `auto` or ray://HOST:PORT (default: start Ray here).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.option("--no-report", is_flag=True, help="Do not write WORKDIR/report.html and report.md at the end.")
-def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool, no_report: bool) -> None:
+def run_cmd(config: str, workdir: str | None, workers: int | None, executor: str | None, ray_address: str | None,
+            quiet: bool, no_report: bool) -> None:
     """Run the stages of a YAML pipeline in order, each into WORKDIR/NN-stage/.
 
     Reruns skip stages and shards already complete for the same input and config; a changed
@@ -159,15 +164,33 @@ def run_cmd(config: str, workdir: str | None, workers: int | None, quiet: bool, 
     \b
     Example:
       dataprep run configs/sample.yaml --workdir work/sample --workers 2
+      dataprep run configs/sample.yaml --executor ray --ray-address auto
     """
     from dataprep.runner import load_pipeline, run_pipeline
 
     pipe, stages = load_pipeline(config)
-    runs = run_pipeline(pipe, stages, workdir=workdir, workers=workers, quiet=quiet)
+    runs = run_pipeline(pipe, stages, workdir=workdir, workers=workers, quiet=quiet,
+                        executor=_executor_choice(pipe.executor, executor, ray_address))
     click.echo(_summary(runs))
     click.echo(f"output: {runs[-1].out_dir}")
     if not no_report:
         _report_after_run(Path(workdir or pipe.workdir), stages, quiet)
+
+
+def _executor_choice(configured: Any, executor: str | None, ray_address: str | None) -> Any:
+    """The executor the command-line options ask for, over the YAML's (None: the YAML's)."""
+    from dataprep.executor import ExecutorConfig
+
+    if executor is None and ray_address is None:
+        return None
+    cfg = configured if isinstance(configured, ExecutorConfig) else ExecutorConfig(type=configured or "local")
+    if executor is not None and executor != cfg.type:
+        cfg = ExecutorConfig(type=executor)  # type: ignore[arg-type]
+    if ray_address is not None:
+        if cfg.type != "ray":
+            raise click.UsageError("--ray-address goes with --executor ray")
+        cfg = dataclasses.replace(cfg, address=ray_address)
+    return cfg
 
 
 def _report_after_run(root: Path, stages: list, quiet: bool) -> None:
@@ -339,7 +362,8 @@ def _is_text(tp: Any) -> bool:
 def _stage_command(name: str, cls: type) -> click.Command:
     fields = field_help(cls.Config)
 
-    def callback(input: tuple[str, ...] | str, output: str, workers: int | None, quiet: bool, **opts: Any) -> None:
+    def callback(input: tuple[str, ...] | str, output: str, workers: int | None, executor: str | None,
+                 ray_address: str | None, quiet: bool, **opts: Any) -> None:
         import yaml
 
         if isinstance(input, str):
@@ -365,7 +389,7 @@ def _stage_command(name: str, cls: type) -> click.Command:
         else:
             source = Corpus.open(input[0])
         stage = cls(parse(cls.Config, values, name))
-        with make_executor("local", workers) as ex:
+        with make_executor(_executor_choice("local", executor, ray_address) or "local", workers) as ex:
             run = run_stage(stage, source, output, ex, quiet=quiet, label=name)
         click.echo(_summary([run]))
 
@@ -374,6 +398,10 @@ def _stage_command(name: str, cls: type) -> click.Command:
                      help="Input files or glob patterns (repeatable)." if cls.cli_input else "Input corpus folder."),
         click.Option(["-o", "--output"], required=True, type=click.Path(file_okay=False), help="Output corpus folder."),
         click.Option(["--workers"], type=click.IntRange(min=1), default=None, help="Worker processes (default: CPU count)."),
+        click.Option(["--executor"], type=click.Choice(["local", "ray"]), default=None,
+                     help="Where tasks run: local processes (default) or Ray."),
+        click.Option(["--ray-address"], metavar="ADDRESS", default=None,
+                     help="With --executor ray: `auto` or ray://HOST:PORT (default: start Ray here)."),
         click.Option(["-q", "--quiet"], is_flag=True, help="No progress bars."),
     ]
     for fname, (tp, help_text, default) in fields.items():

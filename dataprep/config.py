@@ -57,6 +57,10 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if isinstance(value, dict):  # a mapping is for the dataclass among the types: its own error says what is wrong
+            for arg in args:
+                if dataclasses.is_dataclass(arg):
+                    return _convert(value, arg, path)
         errors = []
         for arg in args:
             if arg is type(None):

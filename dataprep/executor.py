@@ -1,5 +1,6 @@
-"""Executors run a function over a list of items. ``local`` uses processes on this machine; a Ray
-executor can implement the same two methods. Stages never see which one runs them."""
+"""Executors run a function over a list of items: ``local`` uses processes on this machine, ``ray``
+tasks on a Ray cluster. Both implement ``imap_unordered``; stages never see which one runs them, and
+the output is the same (results are put back in the items' order)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import signal
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from importlib.util import find_spec
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import dataprep
+from dataprep.config import ConfigError, option
 
 # Set only while the fork server starts: what ``dataprep._preload`` restores there (this process's
 # sys.path and current directory, and the environment variables changed for the start).
@@ -277,7 +280,147 @@ class LocalExecutor(Executor):
         self.close()
 
 
-def make_executor(kind: str = "local", workers: int | None = None) -> Executor:
-    if kind == "local":
+class WorkerLost(RuntimeError):
+    """A task's worker process or node died more often than the executor retries it."""
+
+
+# Ray errors that mean the process or node running a task was lost, not that the task raised
+_RAY_LOST = ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ObjectLostError", "LocalRayletDiedError",
+             "RayActorError", "TaskUnschedulableError")
+
+
+def _ray_call(fn: Callable, item: Any, version: str) -> Any:
+    """Runs in a Ray worker: the same wrapper as a local worker's task."""
+    if dataprep.__version__ != version:
+        raise WorkerImportError(f"the Ray workers run dataprep {dataprep.__version__}, this process "
+                                f"{version}; install the same version on every node")
+    try:
+        return fn(item)
+    finally:
+        release_memory()
+
+
+class RayExecutor(Executor):
+    """Tasks on a Ray cluster: ``address`` None starts a Ray instance on this machine (stopped at
+    the end), ``auto`` joins the cluster this machine belongs to, ``ray://host:10001`` a remote one.
+    Every node must see the paths the stages use (a shared file system) or work through object
+    storage (``s3://`` workdirs). A task whose worker or node dies is retried (``max_retries``);
+    tasks write their outputs under a temporary name and rename them, so a retried task writes the
+    same bytes as one that ran once."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None, num_cpus_per_task: float = 1.0,
+                 max_retries: int = 3):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("executor ray: Ray is not installed; pip install 'dataprep[ray]'") from None
+        import logging
+
+        self._ray = ray
+        self._started = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+                                      "configure_logging": True}
+            if address is None and not os.environ.get("RAY_ADDRESS"):
+                kwargs["num_cpus"] = workers or default_workers()
+            try:
+                ray.init(address=address, **kwargs)
+            except ConnectionError as e:
+                raise ConfigError(f"executor ray: cannot reach the Ray cluster at {address}: {e}") from None
+            self._started = True
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        self.workers = workers or max(1, int(cpus // num_cpus_per_task))
+        self._remote = ray.remote(_ray_call).options(num_cpus=num_cpus_per_task, max_retries=max_retries,
+                                                     retry_exceptions=False)
+        self._pending: list = []
+
+    def imap_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[int, Any]]:
+        ray = self._ray
+        items = list(items)
+        if not items:
+            return
+        fn_ref = ray.put(fn)  # shipped once, not with every task
+        pending: dict[Any, int] = {}
+        self._pending = []
+        it = iter(enumerate(items))
+
+        def submit(i: int, item: Any) -> None:
+            ref = self._remote.remote(fn_ref, item, dataprep.__version__)
+            pending[ref] = i
+
+        try:
+            for i, item in it:
+                submit(i, item)
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                self._pending = list(pending)
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
+                for ref in sorted(done, key=lambda r: pending[r]):
+                    i = pending.pop(ref)
+                    yield i, self._result(ref)
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        submit(*nxt)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            self._pending = []
+
+    def _result(self, ref: Any) -> Any:
+        from ray import exceptions as rx
+
+        try:
+            return self._ray.get(ref)
+        except rx.RayTaskError as e:
+            cause = e.cause if isinstance(e.cause, BaseException) else None
+            if cause is None:
+                raise
+            if hasattr(cause, "add_note"):
+                cause.add_note(f"in a Ray worker:\n{e.traceback_str if hasattr(e, 'traceback_str') else e}")
+            raise cause from None
+        except rx.RayError as e:
+            if type(e).__name__ in _RAY_LOST:
+                raise WorkerLost(f"a Ray worker or node was lost more often than tasks are retried ({type(e).__name__}); "
+                                 "rerun the same command to resume") from e
+            raise
+
+    def close(self) -> None:
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._started = False
+
+    def abort(self) -> None:
+        for ref in self._pending:
+            self._ray.cancel(ref, force=True)
+        self._pending = []
+        self.close()
+
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class ExecutorConfig:
+    """``executor:`` in a pipeline's YAML, as a name (``local``, ``ray``) or a mapping."""
+
+    type: Literal["local", "ray"] = option("local", help="`local` processes on this machine, or `ray` tasks.")
+    address: str | None = option(None, help="Ray cluster: unset starts Ray on this machine; `auto` joins this "
+                                            "machine's cluster; `ray://host:10001` a remote one.")
+    num_cpus_per_task: float = option(1.0, help="CPUs Ray reserves for each task.")
+    max_retries: int = option(3, help="Times Ray runs a task again whose worker or node died.")
+
+    def validate(self) -> None:
+        if self.num_cpus_per_task <= 0:
+            raise ConfigError("num_cpus_per_task: must be > 0")
+        if self.max_retries < 0:
+            raise ConfigError("max_retries: must be >= 0")
+
+
+def make_executor(kind: "str | ExecutorConfig" = "local", workers: int | None = None) -> Executor:
+    cfg = kind if isinstance(kind, ExecutorConfig) else ExecutorConfig(type=kind)  # type: ignore[arg-type]
+    if cfg.type == "local":
         return LocalExecutor(workers)
-    raise ValueError(f"unknown executor {kind!r}; available: local")
+    if cfg.type == "ray":
+        return RayExecutor(workers, cfg.address, cfg.num_cpus_per_task, cfg.max_retries)
+    raise ConfigError(f"unknown executor {cfg.type!r}; available: {', '.join(EXECUTORS)}")

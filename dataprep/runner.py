@@ -23,7 +23,7 @@ from dataprep import __version__
 from dataprep.config import ConfigError, config_hash, option, parse, to_dict
 from dataprep.corpus import (FORMAT, MANIFEST, Corpus, atomic_write_bytes, atomic_write_json, check_file,
                              clear_temporaries, ensure_dir)
-from dataprep.executor import Executor, make_executor, release_memory
+from dataprep.executor import Executor, ExecutorConfig, make_executor, release_memory
 from dataprep.lock import LOCK_FILE, folder_lock
 from dataprep.registry import get_stage, load_plugins
 from dataprep.stage import AccountingError, Stage, StageContext, Task, TaskOutput
@@ -285,7 +285,9 @@ class PipelineConfig:
     workdir: str = option("work", help="Folder for stage outputs (WORKDIR/NN-stage/).")
     workers: int = option(0, help="Worker processes; 0 = CPU count. Output is identical for any value.")
     seed: int = option(0, help="Seed given to every stage that has a `seed` option and does not set its own.")
-    executor: Literal["local"] = option("local", help="Where tasks run: `local` processes.")
+    executor: Literal["local", "ray"] | ExecutorConfig = option(
+        "local", help="Where tasks run: `local` processes, `ray`, or a mapping such as "
+                      "`{type: ray, address: auto, num_cpus_per_task: 1}` (see docs/SCALING.md).")
     plugins: list[str] = option([], help="Python modules to import first; they may @register extra stages.")
 
     def validate(self) -> None:
@@ -336,13 +338,16 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, list[Stage]]:
 
 
 def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | None = None,
-                 workers: int | None = None, quiet: bool = True) -> list[StageRun]:
+                 workers: int | None = None, quiet: bool = True,
+                 executor: ExecutorConfig | None = None) -> list[StageRun]:
+    """Run ``stages`` in order into WORKDIR/NN-stage/; ``executor`` (else the config's) runs the tasks."""
     root = Path(workdir or pipe.workdir)
     if root.is_file():
         raise ConfigError(f"workdir {root}: is a file, not a folder")
     runs: list[StageRun] = []
     source: Corpus | None = None
-    with folder_lock(root), make_executor(pipe.executor, workers if workers is not None else (pipe.workers or None)) as ex:
+    where = executor or (pipe.executor if isinstance(pipe.executor, ExecutorConfig) else ExecutorConfig(pipe.executor))
+    with folder_lock(root), make_executor(where, workers if workers is not None else (pipe.workers or None)) as ex:
         for i, stage in enumerate(stages, start=1):
             out_dir = root / f"{i:02d}-{stage.name}"
             if stage.takes_corpus and source is None:

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 import sys
@@ -46,3 +47,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"reference data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+VOLATILE = {"wall_time_s", "tasks_run", "tasks_skipped"}
+
+
+def snapshot(workdir: Path) -> dict:
+    """Everything a run leaves that must not depend on how it got there: each stage's manifest
+    (less timings) and the bytes of every file the manifests list."""
+    out = {}
+    for stage in sorted(p for p in workdir.iterdir() if (p / "manifest.json").exists()):
+        m = json.loads((stage / "manifest.json").read_text().replace(str(workdir), "WORKDIR"))
+        out[f"{stage.name}/manifest"] = {k: v for k, v in m.items() if k not in VOLATILE}
+        for key in ("shards", "rejected_shards", "files"):
+            for rec in m.get(key, []):
+                out[f"{stage.name}/{rec['file']}"] = hashlib.sha256((stage / rec["file"]).read_bytes()).hexdigest()
+    return out

@@ -1,7 +1,6 @@
 """Faults: damaged or swapped shards, a second run in the same folder, and kills at random points
 of the full sample pipeline, which must resume to the same bytes as an undisturbed run."""
 
-import hashlib
 import json
 import os
 import random
@@ -14,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, write_jsonl
+from conftest import ROOT, snapshot, write_jsonl
 
 DATAPREP = [sys.executable, "-m", "dataprep"]
-VOLATILE = {"wall_time_s", "tasks_run", "tasks_skipped"}
 
 
 def dataprep(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
@@ -31,19 +29,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
     assert len(lines) == 1, result.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
-
-
-def snapshot(workdir: Path) -> dict:
-    """Everything a run leaves that must not depend on how it got there: each stage's manifest
-    (less timings) and the bytes of every file the manifests list."""
-    out = {}
-    for stage in sorted(p for p in workdir.iterdir() if (p / "manifest.json").exists()):
-        m = json.loads((stage / "manifest.json").read_text().replace(str(workdir), "WORKDIR"))
-        out[f"{stage.name}/manifest"] = {k: v for k, v in m.items() if k not in VOLATILE}
-        for key in ("shards", "rejected_shards", "files"):
-            for rec in m.get(key, []):
-                out[f"{stage.name}/{rec['file']}"] = hashlib.sha256((stage / rec["file"]).read_bytes()).hexdigest()
-    return out
 
 
 # --- damaged intermediate shards ----------------------------------------------------------------
