@@ -1,5 +1,5 @@
 # make demo : install into .venv, run the sample pipeline (configs/sample.yaml), show the result
-# make test : install into .venv with the test extras, run the test suite
+# make test : install into .venv with the test extras (and Ray), run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml setup.py dataprep/_kernels.c | $(BIN)/python
 # The tests read Megatron files back with megatron-core, which needs PyTorch: the CPU build
 # (torch==2.13.0) is installed first so that megatron-core does not pull a CUDA build.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ray]'
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q megatron-core
 	touch $@

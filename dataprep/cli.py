@@ -24,9 +24,10 @@ from dataprep import __version__
 from dataprep.config import ConfigError, field_help, parse
 from dataprep.corpus import MANIFEST, Corpus, CorpusError, read_parquet
 from dataprep.executor import WorkerImportError, WorkerLost, interrupted_message
+from dataprep.storage import RemoteWorkdir, StorageError, is_remote, upload
 from dataprep.stage import AccountingError, StageError
 
-USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, WorkerImportError)
+USER_ERRORS = (ConfigError, CorpusError, StageError, AccountingError, WorkerImportError, StorageError)
 
 # What failed, from the innermost function of an OSError's traceback that names one (errors that
 # name the operation themselves, such as the corpus writers' OutputError, are user errors above).
@@ -172,9 +173,13 @@ def run_cmd(config: str, workdir: str | None, workers: int | None, executor: str
     runs = run_pipeline(pipe, stages, workdir=workdir, workers=workers, quiet=quiet,
                         executor=_executor_choice(pipe.executor, executor, ray_address))
     click.echo(_summary(runs))
-    click.echo(f"output: {runs[-1].out_dir}")
+    where = str(workdir or pipe.workdir)
+    if is_remote(where):
+        click.echo(f"output: {where.rstrip('/')}/{runs[-1].out_dir.name} (local mirror: {runs[-1].out_dir})")
+    else:
+        click.echo(f"output: {runs[-1].out_dir}")
     if not no_report:
-        _report_after_run(Path(workdir or pipe.workdir), stages, quiet)
+        _report_after_run(where, stages, quiet)
 
 
 def _executor_choice(configured: Any, executor: str | None, ray_address: str | None) -> Any:
@@ -193,13 +198,21 @@ def _executor_choice(configured: Any, executor: str | None, ray_address: str | N
     return cfg
 
 
-def _report_after_run(root: Path, stages: list, quiet: bool) -> None:
+def _report_after_run(where: str, stages: list, quiet: bool) -> None:
     """The run's report; the data is complete whatever happens here, so a report that cannot be
-    written is one line on stderr, not a failed run."""
+    written is one line on stderr, not a failed run. For a workdir on object storage it is made in
+    the local mirror and uploaded next to the stage folders."""
     from dataprep.report import ReportError, plan_of, write_report
 
+    remote = RemoteWorkdir(where) if is_remote(where) else None
+    root = remote.local if remote is not None else Path(where)
     try:
         path = write_report(root, planned=plan_of(stages), quiet=quiet)
+        if remote is not None:
+            for name in ("report.html", "report.md"):
+                if (root / name).exists():
+                    upload(root / name, remote.remote(name))
+            path = remote.remote("report.html")
     except ReportError as e:
         click.echo(f"report skipped: {e}", err=True)
     except Exception as e:  # noqa: BLE001 - see the docstring
@@ -359,6 +372,19 @@ def _is_text(tp: Any) -> bool:
     return False
 
 
+def open_corpus(path: str) -> Corpus:
+    """A corpus folder, local or on object storage (its manifest and shards copied into the cache)."""
+    if not is_remote(path):
+        return Corpus.open(path)
+    parent, _, folder = path.rstrip("/").rpartition("/")
+    remote = RemoteWorkdir(parent)
+    manifest = remote.manifest(folder)
+    if manifest is None:
+        raise CorpusError(f"{path}: not a dataprep corpus (no manifest.json there)")
+    remote.pull(folder, only=["manifest.json", *[s["file"] for s in manifest.get("shards", [])]])
+    return Corpus.open(remote.local / folder)
+
+
 def _stage_command(name: str, cls: type) -> click.Command:
     fields = field_help(cls.Config)
 
@@ -369,7 +395,7 @@ def _stage_command(name: str, cls: type) -> click.Command:
         if isinstance(input, str):
             input = (input,)
         from dataprep.executor import make_executor
-        from dataprep.runner import run_stage
+        from dataprep.runner import run_remote_stage, run_stage
 
         values: dict[str, Any] = {}
         for key, value in opts.items():
@@ -387,10 +413,15 @@ def _stage_command(name: str, cls: type) -> click.Command:
             values[cls.cli_input] = list(input)
             source = None
         else:
-            source = Corpus.open(input[0])
+            source = open_corpus(input[0])
         stage = cls(parse(cls.Config, values, name))
         with make_executor(_executor_choice("local", executor, ray_address) or "local", workers) as ex:
-            run = run_stage(stage, source, output, ex, quiet=quiet, label=name)
+            if is_remote(output):
+                parent, _, folder = output.rstrip("/").rpartition("/")
+                remote = RemoteWorkdir(parent)
+                run = run_remote_stage(remote, stage, source, remote.local / folder, ex, quiet=quiet, label=name)
+            else:
+                run = run_stage(stage, source, output, ex, quiet=quiet, label=name)
         click.echo(_summary([run]))
 
     params: list[click.Parameter] = [

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from dataprep import __version__
 from dataprep.config import ConfigError, config_hash, option, parse, to_dict
@@ -27,6 +27,7 @@ from dataprep.executor import Executor, ExecutorConfig, make_executor, release_m
 from dataprep.lock import LOCK_FILE, folder_lock
 from dataprep.registry import get_stage, load_plugins
 from dataprep.stage import AccountingError, Stage, StageContext, Task, TaskOutput
+from dataprep.storage import RemoteWorkdir, StorageConfig, configure, is_remote
 
 TASKS_DIR = "_tasks"
 STAGE_FILE = "_stage.json"
@@ -153,17 +154,20 @@ class StageRun:
 
 
 def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor: Executor, *,
-              quiet: bool = True, label: str | None = None, index: int | None = None) -> StageRun:
-    """Run one stage into ``out_dir`` (or find it finished), holding the folder's lock."""
+              quiet: bool = True, label: str | None = None, index: int | None = None,
+              on_task: Callable[[dict], None] | None = None) -> StageRun:
+    """Run one stage into ``out_dir`` (or find it finished), holding the folder's lock.
+    ``on_task(marker)`` runs in this process as each task finishes (after its marker is written)."""
     out_dir = Path(out_dir)
     _check_foreign(out_dir)
     with folder_lock(out_dir):
         return _run_stage_locked(stage, source, out_dir, executor, quiet=quiet, label=label or stage.name,
-                                 index=index)
+                                 index=index, on_task=on_task)
 
 
 def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, executor: Executor, *,
-                      quiet: bool, label: str, index: int | None) -> StageRun:
+                      quiet: bool, label: str, index: int | None,
+                      on_task: Callable[[dict], None] | None = None) -> StageRun:
     input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
     fp = stage_fingerprint(stage, input_fp)
 
@@ -206,7 +210,7 @@ def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, execut
     markers_dir = out_dir / TASKS_DIR
     finished = _finished_tasks(tasks, out_dir)
     pending = [t for t in tasks if t.key not in finished]
-    _run_tasks(stage, pending, state_file, out_dir, executor, quiet, label, tasks)
+    _run_tasks(stage, pending, state_file, out_dir, executor, quiet, label, tasks, on_task)
 
     markers = [json.loads((markers_dir / f"{t.key}.json").read_text()) for t in tasks]
     for t, m in zip(tasks, markers):
@@ -223,7 +227,7 @@ def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, execut
 
 
 def _run_tasks(stage: Stage, pending: list[Task], state_file: str | None, out_dir: Path, executor: Executor,
-               quiet: bool, label: str, all_tasks: list[Task]) -> None:
+               quiet: bool, label: str, all_tasks: list[Task], on_task: Callable[[dict], None] | None = None) -> None:
     from tqdm import tqdm
 
     total = sum(t.weight for t in all_tasks)
@@ -236,6 +240,8 @@ def _run_tasks(stage: Stage, pending: list[Task], state_file: str | None, out_di
     try:
         items = [(stage, t, state_file, str(out_dir)) for t in pending]
         for i, marker in executor.imap_unordered(execute_task, items):
+            if on_task is not None:
+                on_task(marker)
             rows += marker["rows_in"]
             bar.update(pending[i].weight)
             if unit != "docs":
@@ -289,6 +295,8 @@ class PipelineConfig:
         "local", help="Where tasks run: `local` processes, `ray`, or a mapping such as "
                       "`{type: ray, address: auto, num_cpus_per_task: 1}` (see docs/SCALING.md).")
     plugins: list[str] = option([], help="Python modules to import first; they may @register extra stages.")
+    storage: StorageConfig = option(default_factory=StorageConfig, help="Object storage for `s3://` workdirs and inputs: "
+                                                           "`{endpoint_url: ..., region: ..., cache_dir: ...}`.")
 
     def validate(self) -> None:
         if self.workers < 0:
@@ -340,21 +348,60 @@ def load_pipeline(path: str | Path) -> tuple[PipelineConfig, list[Stage]]:
 def run_pipeline(pipe: PipelineConfig, stages: list[Stage], *, workdir: str | None = None,
                  workers: int | None = None, quiet: bool = True,
                  executor: ExecutorConfig | None = None) -> list[StageRun]:
-    """Run ``stages`` in order into WORKDIR/NN-stage/; ``executor`` (else the config's) runs the tasks."""
-    root = Path(workdir or pipe.workdir)
+    """Run ``stages`` in order into WORKDIR/NN-stage/; ``executor`` (else the config's) runs the tasks.
+    A WORKDIR on object storage (``s3://...``) is worked in a local mirror (``dataprep.storage``)."""
+    configure(pipe.storage)
+    where = str(workdir or pipe.workdir)
+    remote = RemoteWorkdir(where) if is_remote(where) else None
+    root = remote.local if remote is not None else Path(where)
     if root.is_file():
         raise ConfigError(f"workdir {root}: is a file, not a folder")
     runs: list[StageRun] = []
     source: Corpus | None = None
-    where = executor or (pipe.executor if isinstance(pipe.executor, ExecutorConfig) else ExecutorConfig(pipe.executor))
-    with folder_lock(root), make_executor(where, workers if workers is not None else (pipe.workers or None)) as ex:
+    how = executor or (pipe.executor if isinstance(pipe.executor, ExecutorConfig) else ExecutorConfig(pipe.executor))
+    with folder_lock(root), make_executor(how, workers if workers is not None else (pipe.workers or None)) as ex:
         for i, stage in enumerate(stages, start=1):
             out_dir = root / f"{i:02d}-{stage.name}"
             if stage.takes_corpus and source is None:
                 raise ConfigError(f"stages[{i - 1}]: stage {stage.name!r} needs an input corpus; start with `ingest`")
-            run = run_stage(stage, source if stage.takes_corpus else None, out_dir, ex, quiet=quiet,
-                            label=f"{i:02d}-{stage.name}", index=i)
+            stage_source = source if stage.takes_corpus else None
+            label = f"{i:02d}-{stage.name}"
+            if remote is not None:
+                run = run_remote_stage(remote, stage, stage_source, out_dir, ex, quiet=quiet, label=label, index=i)
+            else:
+                run = run_stage(stage, stage_source, out_dir, ex, quiet=quiet, label=label, index=i)
             runs.append(run)
             source = Corpus(out_dir, run.manifest, verified=True)
             release_memory()
     return runs
+
+
+def run_remote_stage(remote: RemoteWorkdir, stage: Stage, source: Corpus | None, out_dir: Path, executor: Executor,
+                     *, quiet: bool = True, label: str | None = None, index: int | None = None) -> StageRun:
+    """``run_stage`` for a stage folder of a workdir on object storage: a stage whose manifest is
+    there for the same fingerprint is skipped without downloading it; otherwise its finished
+    tasks are downloaded, the source's shards too, the stage runs in the mirror, each task's
+    files go up as it ends, and the manifest goes up last."""
+    name = out_dir.name
+    fp = stage_fingerprint(stage, source.fingerprint if source is not None else stage.source_fingerprint())
+    manifest = remote.manifest(name)
+    if manifest is not None and manifest.get("fingerprint") == fp:
+        atomic_write_json(out_dir / MANIFEST, manifest)  # for the report; its shards stay remote until needed
+        return StageRun(stage.name, out_dir, manifest, skipped=True)
+    if source is not None:
+        files = [s["file"] for s in source.manifest.get("shards", [])]
+        remote.pull(source.path.name, only=[*files, MANIFEST])
+    started = remote.stage_file(name)
+    if started is not None and started.get("fingerprint") == fp:
+        remote.pull(name)  # the tasks an earlier run finished
+    else:
+        remote.clear(name)
+
+    def push(marker: dict) -> None:
+        files = [r["file"] for k in ("shards", "rejected_shards", "files") for r in marker.get(k, [])]
+        remote.push(name, [STAGE_FILE, *files, f"{TASKS_DIR}/{marker['key']}.json"])
+
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # object storage is the truth: a local manifest alone is no proof
+    run = run_stage(stage, source, out_dir, executor, quiet=quiet, label=label, index=index, on_task=push)
+    remote.finish(name)
+    return run

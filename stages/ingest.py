@@ -28,6 +28,7 @@ from dataprep import corpus as C
 from dataprep.config import ConfigError, config_hash, option
 from dataprep.corpus import REJECT_COLUMNS
 from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput
+from dataprep.storage import is_remote, stage_inputs, uri_of_copy
 
 JSONL_EXT = (".jsonl", ".json", ".ndjson")
 TEXT_EXT = (".txt", ".text", ".md")
@@ -104,7 +105,12 @@ def expand_paths(patterns: list[str], fmt: str) -> list[tuple[Path, str]]:
     found: dict[Path, str] = {}
     for pattern in patterns:
         magic = glob.has_magic(pattern)
-        matches = sorted(glob.glob(pattern, recursive=True)) if magic else [pattern]
+        if is_remote(pattern):  # copied into the local cache once (dataprep.storage)
+            matches = [str(p) for p in stage_inputs(pattern)]
+            if not matches:
+                raise ConfigError(f"paths: no object matches {pattern!r}")
+        else:
+            matches = sorted(glob.glob(pattern, recursive=True)) if magic else [pattern]
         if not matches or not all(os.path.exists(m) for m in matches):
             where = "" if os.path.isabs(pattern) else f" (relative to {os.getcwd()})"
             raise ConfigError(f"paths: no file matches {pattern!r}{where}" if magic
@@ -1035,7 +1041,9 @@ class IngestStage(Stage):
         for p, kind in self._listed:
             if p.exists():
                 files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
-                items.append([str(p.resolve()), kind, [(str(q), *_stat(q)) for q in files]])
+                # a copy of an object is known by its URI, whichever cache folder holds it
+                items.append([uri_of_copy(p) or str(p.resolve()), kind,
+                              [(uri_of_copy(q) or str(q), *_stat(q)) for q in files]])
             else:
                 items.append([str(p), kind])
         return config_hash(items)
