@@ -569,3 +569,19 @@ def test_a_read_only_reference_keeps_its_index_with_the_new_run(tmp_path, monkey
     assert kept == [] and [(r["id"], r["dup_of"]) for r in rejected] == [("new-1", "old-1")]
     assert not (tmp_path / "ref" / "out" / "_index").exists()
     assert list((tmp_path / "new" / "out" / "_state" / "reference-index").glob("ref-00000.*"))
+
+
+def test_lsh_pairs_as_tasks_equal_the_kernel_here(tmp_path):
+    """The bands spread over worker tasks give the same candidate pairs as the kernel in one process."""
+    from dataprep.executor import LocalExecutor
+    from dataprep.stages.dedup import SMALL_GROUP, kernel, lsh_pairs
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 400, size=(9, 3000)).astype(np.uint64)  # many shared keys per band
+    usable = np.flatnonzero(rng.random(3000) > 0.1)
+    expected = kernel.band_pairs(keys, usable, SMALL_GROUP)
+    assert len(expected) > 10_000
+    with LocalExecutor(3) as ex:
+        got = lsh_pairs(keys, usable, ex, tmp_path)
+    assert np.array_equal(got, expected)
+    assert list(tmp_path.iterdir()) == []  # its scratch files are gone

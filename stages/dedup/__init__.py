@@ -241,8 +241,7 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], execu
     if cfg.method == "simhash":  # reference pairs were settled before
         return sh.near_pairs(items.keys, cfg.hamming, items.reference)
     # documents too short for any shingle cannot be near-duplicates; exact dedup catches copies
-    codes = kernel.band_pairs(items.keys, np.flatnonzero(~items.empty), SMALL_GROUP,
-                              threads=getattr(executor, "workers", 1) or 1)
+    codes = lsh_pairs(items.keys, np.flatnonzero(~items.empty), executor, Path(parts[-1]).parent)
     left, right = (codes >> np.uint64(32)).astype(np.int64), (codes & np.uint64(0xFFFFFFFF)).astype(np.int64)
     del codes
     if items.reference.any():
@@ -259,6 +258,39 @@ def near_duplicate_edges(cfg: DedupConfig, items: Items, parts: list[str], execu
                             scratch=Path(parts[-1]).parent)
     keep = sims >= cfg.threshold
     return left[keep], right[keep], sims[keep]
+
+
+def lsh_pairs(keys: np.ndarray, usable: np.ndarray, executor, scratch: Path) -> np.ndarray:
+    """``kernel.band_pairs`` with the bands spread over the executor's workers as tasks (on a
+    cluster, over its nodes): the band keys go to a file in ``scratch`` that every task
+    memory-maps, each task writes the pairs of its bands to a file, and this process merges them
+    into the same sorted distinct codes. One worker: the kernel here."""
+    workers = getattr(executor, "workers", 1) or 1
+    bands = keys.shape[0] if keys.ndim == 2 else 0
+    if executor is None or workers <= 1 or bands < 2:
+        return kernel.band_pairs(keys, usable, SMALL_GROUP)
+    paths = {"keys": scratch / "lsh-keys.npy", "usable": scratch / "lsh-usable.npy"}
+    np.save(paths["keys"], np.ascontiguousarray(keys, np.uint64))
+    np.save(paths["usable"], np.ascontiguousarray(usable, np.int64))
+    bounds = np.linspace(0, bands, min(workers, bands) + 1).astype(np.int64).tolist()
+    jobs = [(str(paths["keys"]), str(paths["usable"]), lo, hi, str(scratch / f"lsh-pairs-{lo}.npy"))
+            for lo, hi in zip(bounds, bounds[1:])]
+    try:
+        outputs = executor.map(band_pairs_task, jobs)
+        codes = np.concatenate([np.load(p) for p in outputs])
+    finally:
+        for p in [*paths.values(), *(Path(j[-1]) for j in jobs)]:
+            p.unlink(missing_ok=True)
+    return kernel.sorted_distinct(codes)
+
+
+def band_pairs_task(args: tuple) -> str:
+    """One task of ``lsh_pairs``: the candidate pairs of bands [lo, hi), written to ``out``."""
+    keys_path, usable_path, lo, hi, out = args
+    keys = np.load(keys_path, mmap_mode="r")
+    usable = np.load(usable_path, mmap_mode="r")
+    np.save(out, kernel.band_pairs(keys[lo:hi], usable, SMALL_GROUP))
+    return out
 
 
 # Exact verification first compares the pair's MinHash signatures, which the map kept: a pair

@@ -189,15 +189,20 @@ def band_pairs(keys: np.ndarray, usable: np.ndarray, small_group: int, threads: 
 
         with ThreadPoolExecutor(len(splits)) as pool:  # the kernel releases the GIL
             codes = np.concatenate(list(pool.map(run, splits)))
-        codes.sort()  # in place, then drop repeats: np.unique would hold several copies
-        if len(codes) < 2:
-            return codes
-        distinct = np.empty(len(codes), bool)
-        distinct[0] = True
-        np.not_equal(codes[1:], codes[:-1], out=distinct[1:])
-        return codes[distinct]
+        return sorted_distinct(codes)
     return np.unique(np.concatenate([np.empty(0, np.uint64)] + [group_pairs(keys[b, usable], usable, small_group)
                                                                  for b in range(keys.shape[0])]))
+
+
+def sorted_distinct(codes: np.ndarray) -> np.ndarray:
+    """``np.unique`` of pair codes with one extra copy at most: sorted in place, repeats dropped."""
+    codes.sort()
+    if len(codes) < 2:
+        return codes
+    distinct = np.empty(len(codes), bool)
+    distinct[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=distinct[1:])
+    return codes[distinct]
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
