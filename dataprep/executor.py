@@ -322,6 +322,9 @@ class RayExecutor(Executor):
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                                       "configure_logging": True}
             if address is None and not os.environ.get("RAY_ADDRESS"):
+                # a new instance here; ray.init() alone would join the cluster a `ray start` on this
+                # machine recorded (even one that has stopped since) and refuse num_cpus
+                address = "local"
                 kwargs["num_cpus"] = workers or default_workers()
             try:
                 ray.init(address=address, **kwargs)
