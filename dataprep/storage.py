@@ -27,7 +27,6 @@ import fnmatch
 import hashlib
 import os
 import re
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +103,7 @@ def filesystem(uri: str) -> tuple[Any, str]:
         return _filesystems[key], rest
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
-    except (pafs.ArrowInvalid if hasattr(pafs, "ArrowInvalid") else ValueError, ValueError, OSError) as e:
+    except (ValueError, OSError) as e:  # pyarrow's ArrowInvalid is a ValueError
         raise StorageError(f"{uri}: cannot open this storage ({e})") from None
     return fs, path.rstrip("/")
 
@@ -153,7 +152,7 @@ def glob(pattern: str) -> list[tuple[str, Any]]:
 
 
 def _glob_regex(pattern: str) -> str:
-    """A glob as a regex over object keys: ``*`` within one path part, ``**/`` across parts."""
+    """A glob as a regex over object keys: ``*`` and ``?`` within one path part, ``**/`` across parts."""
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -165,9 +164,12 @@ def _glob_regex(pattern: str) -> str:
         elif pattern[i] == "*":
             out.append("[^/]*")
             i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
         else:
             j = i
-            while j < len(pattern) and pattern[j] not in "*":
+            while j < len(pattern) and pattern[j] not in "*?":
                 j += 1
             out.append(fnmatch.translate(pattern[i:j])[4:-3])  # '(?s:' ... ')\Z'
             i = j
@@ -368,7 +370,3 @@ class RemoteWorkdir:
             raise _error(self.remote(f"{stage_dir}/manifest.json"), e) from None
         self._pushed.setdefault(stage_dir, set()).add("manifest.json")
 
-
-def say(text: str, quiet: bool) -> None:
-    if not quiet:
-        print(text, file=sys.stderr)

@@ -171,3 +171,17 @@ def test_single_stage_commands_read_and_write_s3(tmp_path, s3):
         assert [s["file"] for s in theirs["shards"]] == [s["file"] for s in ours["shards"]] != []
         for s in ours["shards"]:
             assert (tmp_path / "from-s3" / name / s["file"]).read_bytes() == (tmp_path / name / s["file"]).read_bytes()
+
+
+@pytest.mark.parametrize("pattern, key, matches", [
+    ("b/raw/*.jsonl", "b/raw/x.jsonl", True), ("b/raw/*.jsonl", "b/raw/a/x.jsonl", False),
+    ("b/raw/**/*.jsonl", "b/raw/x.jsonl", True), ("b/raw/**/*.jsonl", "b/raw/a/b/x.jsonl", True),
+    ("b/r?w/[ab]*.gz", "b/raw/a1.gz", True), ("b/r?w/[ab]*.gz", "b/r/w/a1.gz", False),
+    ("b/r?w/[ab]*.gz", "b/raw/c1.gz", False), ("b/raw/x.jsonl", "b/raw/x.jsonl", True),
+])
+def test_object_patterns_match_as_local_globs_do(pattern, key, matches):
+    import re
+
+    from dataprep.storage import _glob_regex
+
+    assert bool(re.fullmatch(_glob_regex(pattern), key)) is matches
