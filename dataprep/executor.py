@@ -300,6 +300,18 @@ def _ray_call(fn: Callable, item: Any, version: str) -> Any:
         release_memory()
 
 
+def _check_ray_import_path() -> None:
+    """Ray puts the driver's current folder first on its workers' ``sys.path``: started in a folder
+    holding another copy of dataprep (a checkout, with dataprep installed elsewhere), the workers
+    would run that copy. Refuse, as the local executor does."""
+    here = os.path.join(os.getcwd(), "dataprep", "__init__.py")
+    ours = os.path.realpath(dataprep.__file__)
+    if os.path.exists(here) and os.path.realpath(here) != ours:
+        raise WorkerImportError(f"the Ray workers would import dataprep from {os.path.dirname(here)} (Ray puts the "
+                                f"current folder first on their sys.path), this process from {os.path.dirname(ours)}; "
+                                "run from another folder")
+
+
 class RayExecutor(Executor):
     """Tasks on a Ray cluster: ``address`` None starts a Ray instance on this machine (stopped at
     the end), ``auto`` joins the cluster this machine belongs to, ``ray://host:10001`` a remote one.
@@ -316,6 +328,7 @@ class RayExecutor(Executor):
             raise ConfigError("executor ray: Ray is not installed; pip install 'dataprep[ray]'") from None
         import logging
 
+        _check_ray_import_path()
         self._ray = ray
         self._started = False
         if not ray.is_initialized():

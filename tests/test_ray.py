@@ -130,3 +130,16 @@ def test_executor_options_are_checked_before_work(tmp_path):
     assert r.returncode == 2 or r.returncode == 1
     assert r.stderr.strip().splitlines()[-1].endswith("executor.num_cpus_per_task: must be > 0"), r.stderr
     assert not (tmp_path / "w").exists()
+
+
+def test_a_folder_holding_another_dataprep_is_refused(tmp_path, monkeypatch):
+    """Ray puts the driver's current folder first on its workers' sys.path: another copy of
+    dataprep there would run in the workers. The executor refuses before starting Ray."""
+    from dataprep.executor import RayExecutor, WorkerImportError
+
+    (tmp_path / "dataprep").mkdir()
+    (tmp_path / "dataprep" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkerImportError, match="run from another folder"):
+        RayExecutor(1)
+    assert not ray.is_initialized()
