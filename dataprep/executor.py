@@ -289,11 +289,15 @@ _RAY_LOST = ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ObjectLos
              "RayActorError", "TaskUnschedulableError")
 
 
-def _ray_call(fn: Callable, item: Any, version: str) -> Any:
-    """Runs in a Ray worker: the same wrapper as a local worker's task."""
+def _ray_call(fn: Callable, item: Any, version: str, cwd: str) -> Any:
+    """Runs in a Ray worker: the same wrapper as a local worker's task, in the driver's current
+    folder where this node has it (relative paths then mean what they mean to the driver; a worker
+    of a cluster started elsewhere runs in the folder `ray start` ran in)."""
     if dataprep.__version__ != version:
         raise WorkerImportError(f"the Ray workers run dataprep {dataprep.__version__}, this process "
                                 f"{version}; install the same version on every node")
+    if os.getcwd() != cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
     try:
         return fn(item)
     finally:
@@ -356,12 +360,13 @@ class RayExecutor(Executor):
         if not items:
             return
         fn_ref = ray.put(fn)  # shipped once, not with every task
+        cwd = os.getcwd()
         pending: dict[Any, int] = {}
         self._pending = []
         it = iter(enumerate(items))
 
         def submit(i: int, item: Any) -> None:
-            ref = self._remote.remote(fn_ref, item, dataprep.__version__)
+            ref = self._remote.remote(fn_ref, item, dataprep.__version__, cwd)
             pending[ref] = i
 
         try:

@@ -143,3 +143,14 @@ def test_a_folder_holding_another_dataprep_is_refused(tmp_path, monkeypatch):
     with pytest.raises(WorkerImportError, match="run from another folder"):
         RayExecutor(1)
     assert not ray.is_initialized()
+
+
+def test_tasks_run_in_the_drivers_folder(tmp_path, monkeypatch):
+    """A worker of a cluster started elsewhere runs each task in the driver's current folder, so
+    relative paths in a config mean the same in the tasks as in the driver."""
+    from dataprep import __version__
+    from dataprep.executor import _ray_call
+
+    monkeypatch.chdir("/")
+    assert _ray_call(lambda _: os.getcwd(), None, __version__, str(tmp_path)) == str(tmp_path)
+    assert _ray_call(lambda _: os.getcwd(), None, __version__, str(tmp_path / "absent")) == str(tmp_path)
