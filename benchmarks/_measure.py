@@ -95,6 +95,22 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
             "stdout": out.decode()}
 
 
+def stage_runs(workdir: Path, timeline: list) -> list[tuple[Path, dict, list]]:
+    """(stage folder, its manifest, the timeline samples taken while it ran) for each finished
+    stage of a workdir, in order; a stage's span ends at its manifest's time and lasts its
+    ``wall_time_s``."""
+    import json
+
+    out = []
+    for d in sorted(workdir.iterdir()):
+        man = d / "manifest.json"
+        if d.is_dir() and man.exists():
+            m = json.loads(man.read_text())
+            end = man.stat().st_mtime
+            out.append((d, m, [x for x in timeline if end - m["wall_time_s"] - 0.05 <= x[0] <= end + 0.05]))
+    return out
+
+
 def mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB"
 

@@ -45,7 +45,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import mb, run_measured  # noqa: E402
+from _measure import mb, run_measured, stage_runs  # noqa: E402
 
 from dataprep import text as T  # noqa: E402
 
@@ -185,17 +185,12 @@ def run_once(mb_target: float, workers: int, base: Path) -> dict:
     r = run_measured([sys.executable, "-m", "dataprep", "run", str(cfg_path), "--workers", str(workers), "--quiet"],
                      interval=0.1)
     stages = []
-    for d in sorted((work / "run").iterdir()):
-        man = d / "manifest.json"
-        if d.is_dir() and man.exists():
-            m = json.loads(man.read_text())
-            end = man.stat().st_mtime
-            seen = [x for x in r["timeline"] if end - m["wall_time_s"] - 0.05 <= x[0] <= end + 0.05]
-            stages.append({"stage": d.name, "seconds": m["wall_time_s"], "rows_in": m.get("rows_in"),
-                           "peak_tree_rss": max((x[1] for x in seen), default=0),
-                           "peak_proc_rss": max((x[3] for x in seen), default=0),
-                           "rows_kept": m.get("rows_kept"), "rows_rejected": m.get("rows_rejected"),
-                           "chars_in": m.get("chars_in"), "reasons": m.get("reasons") or {}})
+    for d, m, seen in stage_runs(work / "run", r["timeline"]):
+        stages.append({"stage": d.name, "seconds": m["wall_time_s"], "rows_in": m.get("rows_in"),
+                       "peak_tree_rss": max((x[1] for x in seen), default=0),
+                       "peak_proc_rss": max((x[3] for x in seen), default=0),
+                       "rows_kept": m.get("rows_kept"), "rows_rejected": m.get("rows_rejected"),
+                       "chars_in": m.get("chars_in"), "reasons": m.get("reasons") or {}})
     notes = []
     ing = work / "run" / "01-ingest" / "manifest.json"
     if ing.exists():

@@ -59,7 +59,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import mb, run_measured  # noqa: E402
+from _measure import mb, run_measured, stage_runs  # noqa: E402
 from bench_pipeline import SEED, generate, pipeline_config  # noqa: E402
 
 BYTES_PER_DOC_GUESS = 2_400  # the generator's documents average ~1.8-2.2 KB of JSONL
@@ -210,18 +210,13 @@ def run_pipeline(mode: str, corpus: Path, base: Path, workers: int, stages: list
         if head is not None:
             head.stop()
     stages_out = []
-    for d in sorted((run_dir / "run").iterdir()):
-        man = d / "manifest.json"
-        if d.is_dir() and man.exists():
-            m = json.loads(man.read_text())
-            end = man.stat().st_mtime
-            seen = [x for x in r["timeline"] if end - m["wall_time_s"] - 0.05 <= x[0] <= end + 0.05]
-            label = d.name
-            if m.get("stage") == "dedup":
-                label += f" {m['config']['method']}/{m['config']['level']}"
-            stages_out.append({"dir": d.name, "stage": label, "seconds": m["wall_time_s"],
-                               "rows_in": m.get("rows_in"), "rows_kept": m.get("rows_kept"),
-                               "peak_tree_rss": max((x[1] for x in seen), default=0)})
+    for d, m, seen in stage_runs(run_dir / "run", r["timeline"]):
+        label = d.name
+        if m.get("stage") == "dedup":
+            label += f" {m['config']['method']}/{m['config']['level']}"
+        stages_out.append({"dir": d.name, "stage": label, "seconds": m["wall_time_s"],
+                           "rows_in": m.get("rows_in"), "rows_kept": m.get("rows_kept"),
+                           "peak_tree_rss": max((x[1] for x in seen), default=0)})
     res = {"mode": mode, "workers": workers, "wall_s": round(r["wall_s"], 2),
            "stage_s": round(sum(s["seconds"] for s in stages_out), 2), "stages": stages_out,
            "peak_tree_rss": r["peak_tree_rss"], "peak_tree_pss": r["peak_tree_pss"],
