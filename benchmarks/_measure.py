@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _pss(pid: int) -> int | None:
@@ -32,14 +33,24 @@ def _pss(pid: int) -> int | None:
 
 
 def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, peak tree RSS, peak tree PSS and peak single-process RSS
-    (bytes), the command line of the process that had that largest RSS, and a timeline of samples
-    ``(unix time, tree RSS, tree PSS, largest RSS)``."""
+    """Run ``cmd``; return wall seconds, the CPU seconds of its whole process tree (user + system,
+    each process's last sample: a busy machine disturbs this less than the wall time), peak tree
+    RSS, peak tree PSS and peak single-process RSS (bytes), the command line of the process that had
+    that largest RSS, and a timeline of samples ``(unix time, tree RSS, tree PSS, largest RSS)``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     peak = {"tree": 0, "pss": 0, "proc": 0, "proc_cmd": ""}
     timeline: list[tuple[float, int, int, int]] = []
+    cpu: dict[int, float] = {}
     stop = threading.Event()
+
+    def cpu_of(pid: int) -> float | None:
+        try:  # /proc/PID/stat: utime and stime (clock ticks) follow the parenthesised command name
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / TICK
+        except (OSError, ValueError, IndexError):
+            return None
 
     def rss_of(pid: int) -> int | None:
         try:  # /proc/PID/statm: the cheapest read of a process's resident size
@@ -64,6 +75,9 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
                 r = rss_of(p.pid)
                 if r is None:
                     continue
+                c = cpu_of(p.pid)
+                if c is not None:
+                    cpu[p.pid] = c
                 rss += r
                 sizes.append((p.pid, r))
                 if r > top:
@@ -90,9 +104,35 @@ def run_measured(cmd: list[str], interval: float = 0.05, env: dict | None = None
     if proc.returncode != 0:
         sys.stderr.write(err.decode(errors="replace"))
         raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return {"wall_s": wall, "peak_tree_rss": peak["tree"], "peak_tree_pss": peak["pss"],
+    return {"wall_s": wall, "cpu_s": sum(cpu.values()), "peak_tree_rss": peak["tree"], "peak_tree_pss": peak["pss"],
             "peak_proc_rss": peak["proc"], "peak_proc_cmd": peak["proc_cmd"], "timeline": timeline,
             "stdout": out.decode()}
+
+
+def prepare_corpus(work: Path, docs: int, reuse: bool, generate, workers: int) -> int:
+    """``work/corpus.jsonl`` from ``generate(path, docs)`` (returns its bytes of text) and its
+    ingested corpus in ``work/ingested``; with ``reuse``, a corpus of that size already there is
+    kept and everything else in ``work`` (earlier results) goes. Returns the bytes of text."""
+    import json
+    import shutil
+
+    src = work / "corpus.jsonl"
+    ingested = work / "ingested" / "manifest.json"
+    if reuse and ingested.exists() and json.loads(ingested.read_text())["rows_in"] == docs:
+        for old in work.iterdir():
+            if old.name not in ("corpus.jsonl", "ingested"):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        size = sum(len(json.loads(line)["text"].encode()) for line in open(src, encoding="utf-8"))
+        print(f"corpus: {docs:,} docs, {size / 1e6:,.0f} MB of text, reused from {work}")
+        return size
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    t = time.perf_counter()
+    size = generate(src, docs)
+    print(f"corpus: {docs:,} docs, {size / 1e6:,.0f} MB of text, generated in {time.perf_counter() - t:.0f} s")
+    subprocess.run([sys.executable, "-m", "dataprep", "ingest", "--input", str(src), "--output",
+                    str(work / "ingested"), "--workers", str(workers), "--quiet"], check=True)
+    return size
 
 
 def stage_runs(workdir: Path, timeline: list) -> list[tuple[Path, dict, list]]:

@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ensure_datatrove, mb, run_measured  # noqa: E402
+from _measure import ensure_datatrove, mb, prepare_corpus, run_measured  # noqa: E402
 
 DATATROVE_SCRIPT = r'''
 import sys, time
@@ -190,21 +190,7 @@ def main() -> int:
     src = work / "corpus.jsonl"
     py = sys.executable
     dp = [py, "-m", "dataprep"]
-    ingested = work / "ingested" / "manifest.json"
-    if args.reuse and ingested.exists() and json.loads(ingested.read_text())["rows_in"] == args.docs:
-        for old in work.iterdir():  # earlier results go; the corpus stays
-            if old.name not in ("corpus.jsonl", "ingested"):
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-        size = sum(len(json.loads(line)["text"].encode()) for line in open(src, encoding="utf-8"))
-        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, reused from {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        t = time.perf_counter()
-        size = generate(src, args.docs)
-        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, generated in {time.perf_counter() - t:.0f} s")
-        subprocess.run([*dp, "ingest", "--input", str(src), "--output", str(work / "ingested"),
-                        "--workers", str(args.workers), "--quiet"], check=True)
+    size = prepare_corpus(work, args.docs, args.reuse, generate, args.workers)
 
     rows = []
     for name, extra in [("ours (defaults)", []), ("ours (sha1, as datasketch)", ["--hash", "sha1", "--scheme",

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ensure_datatrove, mb  # noqa: E402
+from _measure import ensure_datatrove, mb, prepare_corpus, run_measured  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "raw"
 SEEDS = ROOT.parent / "shared" / "data" / "seeds_text"
@@ -167,51 +167,6 @@ def generate(path: Path, n: int, seed: int = 7) -> int:
 # --- runs ----------------------------------------------------------------------------------------------
 
 
-def run_timed(cmd: list[str], interval: float = 0.05) -> dict:
-    """Run ``cmd``; return its wall seconds, the CPU seconds of its whole process tree (user + system,
-    each process's last sample: a busy machine disturbs this less than the wall time) and the peak
-    RSS of the tree."""
-    import threading
-
-    import psutil
-
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    cpu: dict[int, float] = {}
-    peak = [0]
-    stop = threading.Event()
-
-    def sample() -> None:
-        root = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                break
-            rss = 0
-            for p in procs:
-                try:
-                    with p.oneshot():
-                        t = p.cpu_times()
-                        rss += p.memory_info().rss
-                    cpu[p.pid] = t.user + t.system
-                except psutil.Error:
-                    continue
-            peak[0] = max(peak[0], rss)
-            time.sleep(interval)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, err = proc.communicate()
-    stop.set()
-    th.join()
-    if proc.returncode != 0:
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
-    return {"wall_s": time.perf_counter() - t0, "cpu_s": sum(cpu.values()), "peak_tree_rss": peak[0],
-            "stdout": out.decode()}
-
-
 def ours_kernel(src: str, limit: int) -> None:
     """Detection and redaction alone, in this process: the stage's scan over a text column."""
     import pyarrow as pa
@@ -250,28 +205,14 @@ def main() -> int:
     src = work / "corpus.jsonl"
     py = sys.executable
     dp = [py, "-m", "dataprep"]
-    ingested = work / "ingested" / "manifest.json"
-    if args.reuse and ingested.exists() and json.loads(ingested.read_text())["rows_in"] == args.docs:
-        for old in work.iterdir():
-            if old.name not in ("corpus.jsonl", "ingested"):
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
-        size = sum(len(json.loads(line)["text"].encode()) for line in open(src, encoding="utf-8"))
-        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, reused from {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        t = time.perf_counter()
-        size = generate(src, args.docs)
-        print(f"corpus: {args.docs:,} docs, {size / 1e6:,.0f} MB of text, generated in {time.perf_counter() - t:.0f} s")
-        subprocess.run([*dp, "ingest", "--input", str(src), "--output", str(work / "ingested"),
-                        "--workers", str(args.workers), "--quiet"], check=True)
+    size = prepare_corpus(work, args.docs, args.reuse, generate, args.workers)
 
     def best(cmd: list[str], before=None) -> dict:
         runs = []
         for _ in range(max(args.repeats, 1)):
             if before:
                 before()
-            runs.append(run_timed(cmd))
+            runs.append(run_measured(cmd))
         return {**runs[-1], "wall_s": min(r["wall_s"] for r in runs), "cpu_s": min(r["cpu_s"] for r in runs),
                 "peak_tree_rss": max(r["peak_tree_rss"] for r in runs)}
 
