@@ -53,6 +53,17 @@ def _compress(path: Path, data: bytes, kind: str) -> Path:
     return target
 
 
+def _input_file(plain: Path, data: bytes, kind: str) -> Path:
+    """The only input file of a test: ``data`` as ``plain``, or compressed as ``plain`` + ``kind``."""
+    plain.parent.mkdir(parents=True, exist_ok=True)
+    plain.write_bytes(data)
+    if not kind:
+        return plain
+    path = _compress(plain, data, kind)
+    plain.unlink()
+    return path
+
+
 @pytest.mark.parametrize("kind", ["", ".gz", ".zst", ".bz2"])
 def test_jsonl_round_trip(tmp_path, kind):
     plain = write_jsonl(tmp_path / "in" / "data.jsonl", RECORDS)
@@ -427,12 +438,7 @@ def _assert_same_output(a: Path, b: Path) -> None:
 def test_block_path_output_is_byte_identical_to_per_line(tmp_path, monkeypatch, kind, options):
     monkeypatch.setattr(ingest_module, "BLOCK_BYTES", 500)  # many blocks, runs cut at block ends
     data = _messy_jsonl()
-    plain = tmp_path / "in" / "messy.jsonl"
-    plain.parent.mkdir()
-    plain.write_bytes(data)
-    path = plain if not kind else _compress(plain, data, kind)
-    if kind:
-        plain.unlink()
+    path = _input_file(tmp_path / "in" / "messy.jsonl", data, kind)
     per_line, block = _ingest_both(tmp_path, monkeypatch, [path], max_doc_bytes=2000, **options)
     _assert_same_output(per_line, block)
     manifest = json.loads((block / "manifest.json").read_text())
@@ -624,12 +630,7 @@ def test_arrow_path_output_is_byte_identical_to_per_line(tmp_path, monkeypatch, 
     monkeypatch.setattr(ingest_module, "ARROW_SKIP_MAX", 0)  # try every block
     arrow_rows = _count_arrow_rows(monkeypatch)
     data = _plain_jsonl(ids)
-    plain = tmp_path / "in" / "plain.jsonl"
-    plain.parent.mkdir()
-    plain.write_bytes(data)
-    path = plain if not kind else _compress(plain, data, kind)
-    if kind:
-        plain.unlink()
+    path = _input_file(tmp_path / "in" / "plain.jsonl", data, kind)
     per_line, arrow = _ingest_both(tmp_path, monkeypatch, [path], max_doc_bytes=2000, **options)
     _assert_same_output(per_line, arrow)
     manifest = json.loads((arrow / "manifest.json").read_text())
