@@ -155,20 +155,22 @@ class StageRun:
 
 def run_stage(stage: Stage, source: Corpus | None, out_dir: str | Path, executor: Executor, *,
               quiet: bool = True, label: str | None = None, index: int | None = None,
-              on_task: Callable[[dict], None] | None = None) -> StageRun:
+              on_task: Callable[[dict], None] | None = None, input_fp: str | None = None) -> StageRun:
     """Run one stage into ``out_dir`` (or find it finished), holding the folder's lock.
-    ``on_task(marker)`` runs in this process as each task finishes (after its marker is written)."""
+    ``on_task(marker)`` runs in this process as each task finishes (after its marker is written);
+    ``input_fp``: the input's fingerprint when the caller has it (a source stage lists its inputs)."""
     out_dir = Path(out_dir)
     _check_foreign(out_dir)
     with folder_lock(out_dir):
         return _run_stage_locked(stage, source, out_dir, executor, quiet=quiet, label=label or stage.name,
-                                 index=index, on_task=on_task)
+                                 index=index, on_task=on_task, input_fp=input_fp)
 
 
 def _run_stage_locked(stage: Stage, source: Corpus | None, out_dir: Path, executor: Executor, *,
                       quiet: bool, label: str, index: int | None,
-                      on_task: Callable[[dict], None] | None = None) -> StageRun:
-    input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
+                      on_task: Callable[[dict], None] | None = None, input_fp: str | None = None) -> StageRun:
+    if input_fp is None:
+        input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
     fp = stage_fingerprint(stage, input_fp)
 
     manifest_path = out_dir / MANIFEST
@@ -383,7 +385,8 @@ def run_remote_stage(remote: RemoteWorkdir, stage: Stage, source: Corpus | None,
     tasks are downloaded, the source's shards too, the stage runs in the mirror, each task's
     files go up as it ends, and the manifest goes up last."""
     name = out_dir.name
-    fp = stage_fingerprint(stage, source.fingerprint if source is not None else stage.source_fingerprint())
+    input_fp = source.fingerprint if source is not None else stage.source_fingerprint()
+    fp = stage_fingerprint(stage, input_fp)
     manifest = remote.manifest(name)
     if manifest is not None and manifest.get("fingerprint") == fp:
         atomic_write_json(out_dir / MANIFEST, manifest)  # for the report; its shards stay remote until needed
@@ -402,6 +405,7 @@ def run_remote_stage(remote: RemoteWorkdir, stage: Stage, source: Corpus | None,
         remote.push(name, [STAGE_FILE, *files, f"{TASKS_DIR}/{marker['key']}.json"])
 
     (out_dir / MANIFEST).unlink(missing_ok=True)  # object storage is the truth: a local manifest alone is no proof
-    run = run_stage(stage, source, out_dir, executor, quiet=quiet, label=label, index=index, on_task=push)
+    run = run_stage(stage, source, out_dir, executor, quiet=quiet, label=label, index=index, on_task=push,
+                    input_fp=input_fp)
     remote.finish(name)
     return run
