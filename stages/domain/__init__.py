@@ -235,7 +235,9 @@ class DomainStage(Stage):
                 spec = R.Spec(cues=(), per_kchar=rules.per_kchar or USER_PER_KCHAR,
                               min_hits=rules.min_hits or USER_MIN_HITS)
                 expr = R.cue_score(spec, rules.patterns)
-            columns[name] = pl.DataFrame({"t": t}).select(expr).to_series()
+            # lazily: polars' common-subexpression elimination then computes the evidence once,
+            # where an eager select would evaluate it again inside the cap (clip, fill_nan)
+            columns[name] = pl.DataFrame({"t": t}).lazy().select(expr).collect().to_series()
         return pl.DataFrame({k: v.round(SCORE_DIGITS) for k, v in columns.items()})
 
     def pick(self, scores: pl.DataFrame) -> pl.Series:

@@ -232,18 +232,20 @@ def code_scores(texts: pl.Series, extra: list[str]) -> pl.Series:
     bare = pl.col("t").str.replace_all(STRING_OR_COMMENT, "")
     weak = (pl.col("t").str.contains(CODE_ENDING) & (bare.str.count_matches(CODE_PUNCT) > 0)
             & (bare.str.count_matches(CODE_PUNCT) * 2 >= bare.str.count_matches(WORD)))
-    per_doc = (lines.with_columns(code=(pl.col("t").str.contains(line) | weak)
+    per_doc = (lines.lazy().with_columns(code=(pl.col("t").str.contains(line) | weak)
                                   & ~bare.str.contains(HAN_CHAR) & ~pl.col("t").str.contains(BULLET_LINE))
-               .group_by("doc").agg(lines=pl.len(), code=pl.col("code").sum()))
+               .group_by("doc").agg(lines=pl.len(), code=pl.col("code").sum()).collect())
     share = (pl.DataFrame({"doc": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(per_doc, on="doc", how="left")
              .sort("doc").select(pl.when(pl.col("lines") > 0).then(pl.col("code") / pl.col("lines"))
                                  .otherwise(0.0).fill_null(0.0))).to_series()
     t = pl.col("t")
     chars = (t.str.len_chars() - t.str.count_matches(SPACE_OR_HAN)).cast(pl.Float64)
     density = pl.when(chars > 0).then(t.str.count_matches(CODE_SYMBOL).cast(pl.Float64) / chars).otherwise(0.0)
-    return (pl.DataFrame({"t": texts, "share": share})
+    # lazily, so that common-subexpression elimination counts each pattern once (an eager select
+    # evaluates ``density`` and ``chars`` again wherever the expression repeats them)
+    return (pl.DataFrame({"t": texts, "share": share}).lazy()
             .select(_capped(pl.min_horizontal(pl.col("share") / CODE_FULL_SHARE, density / CODE_FULL_DENSITY)))
-            .to_series())
+            .collect().to_series())
 
 
 def _count(cue: Cue) -> pl.Expr:
