@@ -306,8 +306,7 @@ def line_signals(texts: pl.Series) -> pl.DataFrame:
              .filter(pl.col("t").fill_null("") != ""))
     lines = lines.with_columns(
         n=pl.col("t").str.len_chars(),
-        seen=pl.int_range(pl.len()).over(["doc", "t"]) > 0,   # a repeat of an earlier line
-        dup=pl.len().over(["doc", "t"]) > 1,
+        seen=~pl.struct("doc", "t").is_first_distinct(),   # a repeat of an earlier line
         punct=pl.col("t").str.contains(TERMINAL),
         bullet=pl.col("t").str.contains(BULLET_LINE),
         ellipsis=pl.col("t").str.contains(ELLIPSIS_LINE),
@@ -328,7 +327,7 @@ def line_signals(texts: pl.Series) -> pl.DataFrame:
     )
     paras = (pl.DataFrame({"doc": idx, "t": texts}).with_columns(pl.col("t").str.split("\n\n")).explode("t")
              .with_columns(pl.col("t").str.strip_chars()).filter(pl.col("t").fill_null("") != "")
-             .with_columns(n=pl.col("t").str.len_chars(), seen=pl.int_range(pl.len()).over(["doc", "t"]) > 0)
+             .with_columns(n=pl.col("t").str.len_chars(), seen=~pl.struct("doc", "t").is_first_distinct())
              .group_by("doc").agg(paras=pl.len(), para_chars=pl.col("n").sum(), dup_paras=pl.col("seen").sum(),
                                   dup_para_chars=(pl.col("n") * pl.col("seen")).sum()))
     full = (pl.DataFrame({"doc": idx}).join(per_doc, on="doc", how="left").join(paras, on="doc", how="left")
@@ -357,7 +356,8 @@ def sentence_signals(texts: pl.Series) -> pl.DataFrame:
     s = (pl.DataFrame({"doc": idx, "s": texts.str.extract_all(SENTENCE)}).explode("s")
          .with_columns(k=pl.col("s").str.strip_chars().str.to_lowercase().str.replace_all(r"[0-9]+", "0"))
          .filter(pl.col("k").fill_null("").str.len_chars() >= 4)
-         .group_by("doc").agg(sents=pl.len(), dup=(pl.int_range(pl.len()).over(["doc", "k"]) > 0).sum()))
+         .with_columns(dup=~pl.struct("doc", "k").is_first_distinct())  # repeats an earlier sentence
+         .group_by("doc").agg(sents=pl.len(), dup=pl.col("dup").sum()))
     full = pl.DataFrame({"doc": idx}).join(s, on="doc", how="left").sort("doc").fill_null(0)
     return full.select(dup_sentence_frac=_ratio(pl.col("dup"), pl.col("sents")))
 
@@ -410,10 +410,11 @@ def _ngram_batch(texts: pl.Series) -> pl.DataFrame:
     else:
         top_word = np.zeros(n_docs)
     out["top_word_frac"] = frac(top_word, nwords)
-    cjk = texts.str.extract_all(rf"[{CJK_CLASS}]")
-    ccounts = cjk.list.len().fill_null(0).to_numpy()
-    ch = cjk.explode().drop_nulls().hash(7).to_numpy()
-    cdoc = np.repeat(np.arange(n_docs, dtype=np.int64), ccounts)
+    # the CJK characters in order: each is a word unit of its own (the first branch of WORD), and
+    # lower-casing leaves them (and so their hashes) as they are
+    is_cjk = flat.str.contains(rf"^[{CJK_CLASS}]$").to_numpy()
+    ch, cdoc = h[is_cjk], doc[is_cjk]
+    ccounts = np.bincount(cdoc, minlength=n_docs)
     bigrams = ngram_repetition(ch, np.ones(ch.size, dtype=np.int64), cdoc, n_docs, (2,))[0][0]  # count x 2 chars
     out["top_bigram_frac"] = frac(bigrams / 2.0, np.maximum(ccounts - 1, 0).astype(np.float64))
     return pl.DataFrame(out)
