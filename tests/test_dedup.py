@@ -585,3 +585,25 @@ def test_lsh_pairs_as_tasks_equal_the_kernel_here(tmp_path):
         got = lsh_pairs(keys, usable, ex, tmp_path)
     assert np.array_equal(got, expected)
     assert list(tmp_path.iterdir()) == []  # its scratch files are gone
+
+
+def test_exact_keys_of_many_texts_equal_one_at_a_time():
+    """The column path of the default normalisation gives what NFKC + casefold + split gives one
+    text at a time, on text built to trip it: combining marks, Hangul jamo, full-width forms,
+    ligatures, compatibility ideographs, characters beyond plane 2, odd whitespace."""
+    import random
+    import unicodedata
+
+    from dataprep.stages.dedup.cluster import normalize_exact, normalize_exact_many
+
+    rng = random.Random(5)
+    pieces = ["Ｈｅｌｌｏ，世界！", "ﬁne ﬂour", "e\u0301 a\u0308\u0323", "\u1100\u1161\u11a8", "각", "㍿ ㎏ ⑴ ½",
+              "\uf900\U0002f800", "\U000e0041\U00031350", "Straße ΣΊΣΥΦΟΣ ς", "a\u3000b\u00a0c\u2028d\x1ce",
+              "\u0345\u0301\u0300", "ﾊﾟﾝ ｶﾞ", "plain ascii text", "", "\u2126\u212b\u1e9b\u0323"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(2000)]
+    texts += [chr(cp) for cp in range(0x30000) if not 0xD800 <= cp < 0xE000 and cp % 7 == 0]
+    texts += ["x" + chr(cp) + "\u0301" for cp in range(0x300, 0x2000)]
+    for mode in ("light", "full", "none"):
+        assert normalize_exact_many(texts, mode) == [normalize_exact(t, mode) for t in texts]
+    assert any(not unicodedata.is_normalized("NFKC", t) for t in texts)
+    assert normalize_exact_many([], "light") == []

@@ -31,7 +31,7 @@ from dataprep.stage import Stage, StageContext, StageError, Task, TaskOutput, te
 from . import kernel
 from . import minhash as mh
 from . import simhash as sh
-from .cluster import SMALL_GROUP, items_of, normalize_exact, unit_spans
+from .cluster import SMALL_GROUP, items_of, normalize_exact_many, unit_spans
 
 
 @dataclass
@@ -117,8 +117,9 @@ def map_shard(args: tuple[DedupConfig, str, str]) -> int:
         import xxhash
 
         f = xxhash.xxh3_64_intdigest
-        arrays["keys"] = np.fromiter((f(normalize_exact(t, cfg.normalize).encode("utf-8", "surrogatepass"))
-                                      for t in item_texts), np.uint64, len(item_texts))
+        arrays["keys"] = np.fromiter((f(t.encode("utf-8", "surrogatepass"))
+                                      for t in normalize_exact_many(item_texts, cfg.normalize)),
+                                     np.uint64, len(item_texts))
     elif cfg.method == "minhash":
         bands, rows = cfg.lsh()
         if keeps_shingles(cfg):  # raw uint32, written batch by batch as the kernel returns them

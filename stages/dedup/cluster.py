@@ -3,6 +3,7 @@ union-find."""
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import numpy as np
@@ -39,6 +40,40 @@ def normalize_exact(text: str, mode: str) -> str:
     if mode == "full":
         return T.normalize_for_dedup(text)
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+@functools.lru_cache(maxsize=1)
+def _nfkc_forms() -> tuple[list[str], list[str]]:
+    """The characters of planes 0-2 whose NFKC form differs from them (full-width forms,
+    ligatures, compatibility ideographs, ...), and those forms."""
+    chars, forms = [], []
+    for cp in range(0x30000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        f = unicodedata.normalize("NFKC", c)
+        if f != c:
+            chars.append(c)
+            forms.append(f)
+    return chars, forms
+
+
+def normalize_exact_many(texts: list[str], mode: str) -> list[str]:
+    """``normalize_exact`` of every text; the same strings, faster for the default mode.
+
+    NFKC character by character is a column operation (one Aho-Corasick pass of polars'
+    ``replace_many`` over the characters that change). Where the result is in NFKC it equals
+    NFKC of the whole text: mapping a character to its NFKC form keeps the text's NFKD, and NFKC
+    is the canonical composition of the NFKD. Where it is not (combining marks, Hangul jamo,
+    characters beyond plane 2 that change), the text is normalised whole, as before."""
+    if mode != "light" or not texts:
+        return [normalize_exact(t, mode) for t in texts]
+    import polars as pl
+
+    chars, forms = _nfkc_forms()
+    mapped = pl.Series(texts, dtype=pl.String).str.replace_many(chars, forms).to_list()
+    is_nfkc, nfkc = unicodedata.is_normalized, unicodedata.normalize
+    return [" ".join((m if is_nfkc("NFKC", m) else nfkc("NFKC", t)).casefold().split()) for t, m in zip(texts, mapped)]
 
 
 def group_pairs(keys: np.ndarray, members: np.ndarray, small_group: int = SMALL_GROUP) -> np.ndarray:
