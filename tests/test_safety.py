@@ -375,3 +375,32 @@ def test_same_bytes_for_any_worker_count(sample_runs):
         assert (one / rec["file"]).read_bytes() == (two / rec["file"]).read_bytes()
     assert m1["reasons"] == m2["reasons"] and m1["counters"] == m2["counters"]
 
+
+
+def test_rust_prefilter_flags_exactly_the_texts_python_matches(stage):
+    """find_many asks polars (Rust regex, no look-around) which canonical texts have a match; it
+    must say yes exactly where Python's regex finds one, or matches would be lost (or time wasted)."""
+    import random
+
+    import polars as pl
+
+    m = stage.matcher
+    rng = random.Random(3)
+    terms = [t.text for t in m.lexicon.terms]
+    texts = []
+    for term in terms:
+        spaced = " ".join(term)
+        for t in (term, spaced, term.upper(), term.replace(" ", "*")):
+            texts += [t, f"x{t}", f"{t}x", f"1{t}1", f" {t} ", f"Intro. {t}, more.", f"{t}\n{t}", f"a-{t}-b"]
+    texts += ["alphabet soup", "between the bets", "Sussex", "scorn and popcorn", "", "a", "赌", "露点温度"]
+    texts += [" ".join(rng.choice(terms) + rng.choice(["", "s", "x", "ing"]) for _ in range(3)) for _ in range(500)]
+    texts += [r["text"] for r in map(json.loads, UNSAFE.read_text(encoding="utf-8").splitlines())]
+    canon = pl.Series([M.canonical(t) for t in texts])
+    for rx, pattern in zip(m.regexes, m.rust_patterns):
+        rust = canon.str.contains(pattern).to_list()
+        python = [rx.search(c) is not None for c in canon.to_list()]
+        assert rust == python
+        assert 0 < sum(python) < len(texts)
+    many = m.find_many(texts)
+    assert [(f.hits, f.weight, f.terms) for f in many] == \
+        [(f.hits, f.weight, f.terms) for f in (m.find(t) for t in texts)]

@@ -158,9 +158,8 @@ class SafetyStage(Stage):
         details: list[str | None] = []
         counts: dict[str, int] = {}
         with gc_paused():
-            for text, lang, free in zip(table[col].to_pylist(), langs, exempt):
-                text = text or ""
-                found = self.matcher.find(text)
+            texts = [t or "" for t in table[col].to_pylist()]
+            for text, found, lang, free in zip(texts, self.matcher.find_many(texts), langs, exempt):
                 chars = max(len(text), cfg.min_chars)
                 doc_scores = [round(1000.0 * w / chars, 3) for w in found.weight]
                 worst, worst_ratio = None, 0.0

@@ -201,27 +201,44 @@ def _is_latin(ch: str) -> bool:
     return "a" <= ch <= "z" or "0" <= ch <= "9"
 
 
-def _trie_regex(sequences: list[list]) -> str:
+def _rust_literal(ch: str) -> str:
+    return ch if ch.isalnum() else f"\\x{{{ord(ch):x}}}"
+
+
+_RUST_FLEX = "[" + "".join(_rust_literal(c) for c in GAP.replace("\\", "")) + "]{0,3}"
+
+
+def _trie_regex(sequences: list[list], rust: bool = False) -> str:
     """One regex for many terms, shaped like their trie: at each point the engine tries only the
     characters that can follow, not every term. Terms starting with a Latin letter or digit match
-    only at the start of a word, and those ending with one only at its end."""
+    only at the start of a word, and those ending with one only at its end.
+
+    ``rust=True`` gives the same terms for Rust's regex engine (polars), which has no look-around:
+    the word-start and word-end checks consume the neighbouring character instead, so it finds
+    whether a text has a match (not where), for the same texts as the Python regex."""
     root: dict = {}
     for seq in sequences:
         node = root
         for piece in seq:
             node = node.setdefault(piece, {})
         node[None] = True  # a term ends here
+    esc = _rust_literal if rust else re.escape
+    flex = _RUST_FLEX if rust else FLEX
+    word_end = f"(?:[^{LATIN}]|$)" if rust else f"(?![{LATIN}])"
 
     def emit(node: dict, last: str | None) -> str:
-        alts = [re.escape(piece) + emit(node[piece], piece) for piece in sorted(k for k in node if isinstance(k, str))]
+        alts = [esc(piece) + emit(node[piece], piece) for piece in sorted(k for k in node if isinstance(k, str))]
         if _SPACE in node:
-            alts.append(FLEX + emit(node[_SPACE], None))
+            alts.append(flex + emit(node[_SPACE], None))
         if None in node:  # after the longer terms: the longest match wins
-            alts.append(f"(?![{LATIN}])" if last is not None and _is_latin(last) else "")
+            alts.append(word_end if last is not None and _is_latin(last) else "")
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
     # Each alternative starts with its literal first character, so the engine skips every position
     # whose character starts no term; the word-start check comes right after that character.
+    if rust:
+        return "|".join((f"(?:^|[^{LATIN}])" if _is_latin(first) else "") + esc(first) + emit(root[first], first)
+                        for first in sorted(k for k in root if isinstance(k, str)))
     return "|".join(re.escape(first) + (f"(?<![{LATIN}].)" if _is_latin(first) else "") + emit(root[first], first)
                     for first in sorted(k for k in root if isinstance(k, str)))
 
@@ -266,6 +283,7 @@ class Matcher:
         self._by_key = {k: [(i, cat, lexicon.terms[i].weight) for cat, i in sorted(v.items())]
                         for k, v in by_key.items()}
         self.patterns = tuple(_trie_regex(seqs) for seqs in (latin, other) if seqs)
+        self.rust_patterns = tuple(_trie_regex(seqs, rust=True) for seqs in (latin, other) if seqs)
 
     @functools.cached_property
     def regexes(self) -> tuple[re.Pattern, ...]:
@@ -276,12 +294,25 @@ class Matcher:
         state.pop("regexes", None)  # compiled again on first use; re's cache makes that once per process
         return state
 
+    def find_many(self, texts: list[str]) -> list[Found]:
+        """``find`` of every text. polars (Rust's regex engine, a literal prefilter ahead of it) tells
+        which canonical texts have a match of each regex at all; Python's regex then runs only on
+        those, to find where (most documents have none)."""
+        import polars as pl
+
+        canon = pl.Series([canonical(t) for t in texts], dtype=pl.String)
+        hits = [canon.str.contains(p).to_list() for p in self.rust_patterns]
+        return [self._find_canonical(c, [rx for rx, h in zip(self.regexes, flags) if h])
+                for c, *flags in zip(canon.to_list(), *hits)]
+
     def find(self, text: str) -> Found:
+        return self._find_canonical(canonical(text), self.regexes)
+
+    def _find_canonical(self, c: str, regexes: tuple | list) -> Found:
         n = len(self.categories)
         found = Found([0] * n, [0.0] * n)
-        c = canonical(text)
-        matches = [(m.start(), m.end(), m.group()) for rx in self.regexes for m in rx.finditer(c)]
-        if len(self.regexes) > 1:
+        matches = [(m.start(), m.end(), m.group()) for rx in regexes for m in rx.finditer(c)]
+        if len(regexes) > 1:
             matches.sort(key=lambda m: (m[0], -m[1]))
         end = 0
         for start, stop, matched in matches:
