@@ -194,10 +194,28 @@ _JA_KANJI_RE = re.compile("[" + "".join(sorted(JA_ONLY_KANJI)) + "]")
 
 def chinese_script(text: str) -> str | None:
     """'Hans' or 'Hant' by which script-specific characters dominate; None if neither appears."""
-    simp, trad = len(_SIMP_RE.findall(text)), len(_TRAD_RE.findall(text))
+    return _script_of(len(_SIMP_RE.findall(text)), len(_TRAD_RE.findall(text)))
+
+
+def _script_of(simp: int, trad: int) -> str | None:
     if simp == trad:
         return None
     return "Hans" if simp > trad else "Hant"
+
+
+def _rust_class(chars: set[str]) -> str:
+    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in sorted(chars)) + "]"
+
+
+def chinese_scripts(texts: list[str]) -> list[str | None]:
+    """``chinese_script`` of each text's first SCRIPT_SAMPLE_CHARS characters, counted column-wise
+    by polars (the same counts as the per-text regexes, several times faster)."""
+    import polars as pl
+
+    sample = pl.Series(texts, dtype=pl.String).str.slice(0, SCRIPT_SAMPLE_CHARS)
+    simp = sample.str.count_matches(_rust_class(SIMPLIFIED_ONLY)).to_list()
+    trad = sample.str.count_matches(_rust_class(TRADITIONAL_ONLY)).to_list()
+    return [_script_of(a, b) for a, b in zip(simp, trad)]
 
 
 CJK_LABELS = frozenset({"zh", "ja", "ko", "wuu", "yue"})
@@ -358,7 +376,10 @@ class LangidStage(Stage):
         cfg = self.config
         texts = table["text"].to_pylist()
         langs, scores, scripts, tops = self.predict(texts)
-        zh_script = [chinese_script(t[:SCRIPT_SAMPLE_CHARS]) if lang == "zh" else None for t, lang in zip(texts, langs)]
+        zh_rows = [i for i, lang in enumerate(langs) if lang == "zh"]
+        zh_script: list[str | None] = [None] * len(texts)
+        for i, script in zip(zh_rows, chinese_scripts([texts[i] for i in zh_rows])):
+            zh_script[i] = script
         columns: dict[str, pa.Array] = {
             "lang": pa.array(langs, pa.string()),
             "lang_score": pa.array(scores, pa.float32()),

@@ -281,3 +281,15 @@ def test_stage_on_sample_data(tmp_path):
     assert len(rows) >= 140 and not wrong
     assert run.manifest["rows_in"] == run.manifest["rows_kept"] + run.manifest["rows_rejected"]
     assert not read_rejected(tmp_path / "lang")
+
+
+def test_chinese_scripts_of_a_column_equal_one_text_at_a_time():
+    import random
+
+    from dataprep.stages.langid import SCRIPT_SAMPLE_CHARS, SIMPLIFIED_ONLY, TRADITIONAL_ONLY, chinese_scripts
+
+    rng = random.Random(11)
+    pool = sorted(SIMPLIFIED_ONLY) + sorted(TRADITIONAL_ONLY) + list("中文的是了 abc，。\n") + ["\U00020000", "😀"]
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 1500))) for _ in range(300)] + ["", "中文"]
+    assert chinese_scripts(texts) == [chinese_script(t[:SCRIPT_SAMPLE_CHARS]) for t in texts]
+    assert {"Hans", "Hant", None} <= set(chinese_scripts(texts))
