@@ -181,6 +181,12 @@ def load_fasttext(path: str | os.PathLike, what: str, command: str) -> Any:
         raise StageError(f"{p}: {what} model not found; train one with `{command}`") from None
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     if key not in _models:
+        from dataprep import ftmodel
+
+        fast = ftmodel.load(p)  # the compiled predictor: the binding's results, several times faster
+        if fast is not None:
+            _models[key] = fast
+            return fast
         fasttext = _fasttext()
         try:
             _models[key] = fasttext.load_model(str(p))

@@ -85,6 +85,12 @@ def load_model(path: str | Path | None) -> Any:
     if key not in _models:
         if not path.is_file():
             raise StageError(f"{path}: language model file not found; {MODEL_HELP}")
+        from dataprep import ftmodel
+
+        fast = ftmodel.load(path)  # the compiled predictor: the binding's results, several times faster
+        if fast is not None:
+            _models[key] = fast
+            return fast
         try:
             import fasttext
         except ImportError:

@@ -293,3 +293,27 @@ def test_chinese_scripts_of_a_column_equal_one_text_at_a_time():
     texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 1500))) for _ in range(300)] + ["", "中文"]
     assert chinese_scripts(texts) == [chinese_script(t[:SCRIPT_SAMPLE_CHARS]) for t in texts]
     assert {"Hans", "Hant", None} <= set(chinese_scripts(texts))
+
+
+def test_fasttext_module_is_built_where_there_is_a_compiler():
+    import shutil
+
+    from dataprep import ftmodel
+
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert ftmodel._F is not None, "a C compiler is present but dataprep._fasttext was not built"
+
+
+def test_langid_uses_the_compiled_predictor_unless_told_not_to(monkeypatch):
+    from dataprep import ftmodel
+    from dataprep.stages import langid
+
+    if ftmodel._F is not None:
+        langid._models.clear()
+        assert isinstance(langid.load_model(None), ftmodel.Model)
+    monkeypatch.setenv("DATAPREP_PURE_PYTHON", "1")
+    langid._models.clear()
+    try:
+        assert not isinstance(langid.load_model(None), ftmodel.Model)
+    finally:
+        langid._models.clear()
