@@ -272,3 +272,17 @@ def test_real_chinese_encyclopedic_text_is_kept():
     assert rejected.num_rows == 0, rejected.select(["id", "reason"]).to_pylist()
     kept_chars = sum(len(t) for t in kept["text"].to_pylist())
     assert kept_chars >= 0.95 * total, edits.to_pylist()
+
+
+def test_signals_in_batches_equal_signals_in_one_pass(monkeypatch):
+    texts = []
+    for path in sorted((ROOT / "sample_data" / "raw").glob("*.jsonl")):
+        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()][:40]
+    texts += ["", "\n\n", "重复的句子。重复的句子。重复的句子。"]
+    series = pl.Series(texts)
+    groups = S.language_groups(series, None)
+    whole = S.doc_signals(series, groups)
+    monkeypatch.setattr(S, "SIGNAL_BATCH", 7)
+    batched = S.doc_signals(series, groups)
+    assert len(texts) > 7 * 3 and whole.height == len(texts)
+    assert batched.equals(whole)

@@ -105,8 +105,9 @@ STOP_WORDS = {
 TOP_NGRAMS = (2, 3, 4)
 DUP_NGRAMS = (5, 6, 7, 8, 9, 10)
 ZH_DUP_NGRAM = 13  # ChineseWebText: character 13-grams
-NGRAM_BATCH = 2000
-MIN_STUFFING_WORDS = 50  # keyword-stuffing signals need at least this many words (CJK: twice as many characters)  # documents per n-gram pass: bounds the exploded word table
+NGRAM_BATCH = 2000  # documents per n-gram pass: bounds the exploded word table
+SIGNAL_BATCH = 4000  # documents per pass of the other signals: bounds the exploded line and sentence tables
+MIN_STUFFING_WORDS = 50  # keyword-stuffing signals need at least this many words (CJK: twice as many characters)
 
 
 def _per_kchar(count: pl.Expr, chars: pl.Expr) -> pl.Expr:
@@ -243,7 +244,16 @@ def cut_units(texts: pl.Series, line_rules: list[str], sentence_rules: list[str]
 
 
 def doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
-    """One row of signals per document (see docs/quality.md for each definition)."""
+    """One row of signals per document (see docs/quality.md for each definition), SIGNAL_BATCH
+    documents at a time (every signal is the document's own, so the batches change nothing but
+    the memory a shard needs)."""
+    if len(texts) <= SIGNAL_BATCH:
+        return _doc_signals(texts, groups)
+    return pl.concat([_doc_signals(texts.slice(i, SIGNAL_BATCH), groups.slice(i, SIGNAL_BATCH))
+                      for i in range(0, len(texts), SIGNAL_BATCH)])
+
+
+def _doc_signals(texts: pl.Series, groups: pl.Series) -> pl.DataFrame:
     df = pl.DataFrame({"t": texts, "g": groups})
     t = pl.col("t")
     base = df.select(
