@@ -8,6 +8,7 @@ Ctrl-C, SIGTERM and SIGHUP stop a run with one line and exit status 128 + the si
 (``executor.stop_on_signals``; the CLI prints the line once the workers are stopped).
 """
 
+import gc
 import signal
 import sys
 
@@ -42,6 +43,10 @@ def main() -> None:
             start_forkserver(modules)
         from dataprep.cli import main as cli_main
 
+        # the modules loaded so far stay for the whole command: the full collections after each
+        # global pass and stage (executor.release_memory) then skip their objects
+        gc.collect()
+        gc.freeze()
         cli_main()
     except KeyboardInterrupt as e:  # while starting up; inside a command the CLI prints it
         signum = getattr(e, "signum", signal.SIGINT)

@@ -9,9 +9,11 @@ Ctrl-C reaches every process of the terminal's process group, and the workers' o
 Then it loads the engine, the stages the command will run (every installed stage unless it named
 them), and pandas: pyarrow imports pandas on its first
 ``pa.array`` call (0.2-0.3 s) when pandas is installed. A module that fails to import is skipped
-here; the worker that needs it reports the error as usual.
+here; the worker that needs it reports the error as usual. Last, the loaded objects are frozen
+(``gc.freeze``): the garbage collector of the workers no longer walks them.
 """
 
+import gc
 import importlib
 import json
 import os
@@ -54,3 +56,8 @@ def _load(modules: list[str] | None) -> None:
 
 
 _load(_take_setup())
+# Everything loaded so far lives as long as the workers: out of the garbage collector's sight, the
+# full collection each worker runs after every task (executor.release_memory) takes microseconds
+# instead of ~70 ms of walking the imported modules' objects (and their pages stay shared).
+gc.collect()
+gc.freeze()
