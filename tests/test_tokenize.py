@@ -193,6 +193,13 @@ def test_same_output_for_any_worker_count_and_seed_changes_order(raw, bpe, tmp_p
     assert ids7 != ids8
 
 
+def test_manifest_counts_the_characters_it_read(raw, bpe, tmp_path):
+    man = tokenize(raw, tmp_path / "tok", tokenizer=str(bpe), formats=["megatron"], shard_tokens=2000,
+                   val_share=0.2)
+    assert man["chars_in"] == sum(len(t) for t in texts_by_id(raw).values()) > 0
+    assert man["rows_in"] == len(texts_by_id(raw))
+
+
 def test_unshuffled_shards_keep_corpus_order_and_target_size(raw, bpe, tmp_path):
     out = tmp_path / "tok"
     man = tokenize(raw, out, tokenizer=str(bpe), formats=["hf"], shard_tokens=2000, shuffle=False)
@@ -617,7 +624,7 @@ def peak_rss_kb(cmd: list[str]) -> int:
 
 @pytest.mark.slow  # MEMORY TEST: peak RSS of `dataprep tokenize` child processes, ~15 s
 def test_peak_rss_does_not_grow_with_shard_tokens(bpe, tmp_path):
-    """Memory check (issue 15): on one ~24 MB input (~21M tokens), output shards 4x larger must not
+    """Memory check: on one ~24 MB input (~21M tokens), output shards 4x larger must not
     raise the worker's peak RSS. Before streaming, a task held ~4 copies of its shard's tokens (~85 MB
     each here at 4N, as uint32)."""
     import sys

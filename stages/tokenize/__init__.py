@@ -124,7 +124,8 @@ def encode_shard(args: tuple) -> dict:
     keys = _keys(ids, cfg.seed)
     val = _is_val(keys, cfg.val_share)
     empty = np.array([not (t or "").strip() for t in texts], dtype=bool)
-    np.savez(prefix + ".partial.npz", lengths=lengths, keys=keys, val=val, empty=empty)
+    chars = np.fromiter((len(t or "") for t in texts), np.int64, len(texts))  # for the manifest's chars_in
+    np.savez(prefix + ".partial.npz", lengths=lengths, keys=keys, val=val, empty=empty, chars=chars)
     Path(prefix + ".partial.npz").replace(prefix + ".npz")
     by: dict[str, dict[str, int]] = {}
     for column in ("lang", "domain"):
@@ -291,6 +292,8 @@ class TokenizeStage(Stage):
             arrays = {k: z[k] for k in ("lengths", "keys", "val", "empty")}
             arrays["start"] = state["starts"][split][i]
             rows, empty_rows = self._members(state, split, index, arrays)
+            if "chars" in z.files:  # (absent from the state of a run started by an earlier version)
+                out.chars_in += int(z["chars"][rows].sum() + z["chars"][empty_rows].sum())
             if len(empty_rows):
                 t = read_parquet(shard).take(empty_rows)
                 reason = pa.array(["tokenize:empty_text"] * t.num_rows, pa.string())
