@@ -351,11 +351,12 @@ def funnel(run: Run) -> dict:
         if s.done:
             m = s.manifest
             counts_chars = not (m.get("rows_in", 0) and not m.get("chars_in") and not m.get("chars_out"))
+            writes_text = "tokenize" not in m  # tokenize reads text and writes token ids
             row.update({
                 "docs_in": m.get("rows_in"), "docs_out": m.get("rows_kept", m.get("rows")),
                 "rejected": m.get("rows_rejected", 0), "added": m.get("rows_added", 0),
                 "chars_in": m.get("chars_in") if counts_chars else None,
-                "chars_out": m.get("chars_out") if counts_chars else None,
+                "chars_out": m.get("chars_out") if counts_chars and writes_text else None,
                 "wall_time_s": m.get("wall_time_s"),
             })
             tokens, kind = _stage_tokens(s)

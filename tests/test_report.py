@@ -137,7 +137,7 @@ def expected_funnel(ms: dict[str, dict]) -> dict[str, dict]:
     cpt = ms[Path(tokenize["input"]["path"]).name]["chars_out"] / tokenize["tokenize"]["tokens"]
     out = {}
     for f, m in ms.items():
-        chars = None if m["stage"] == "tokenize" else m["chars_out"]  # tokenize writes no text
+        chars = None if m["stage"] == "tokenize" else m["chars_out"]  # tokenize writes no text, reads chars_in
         if "tokenize" in m:
             tokens = m["tokenize"]["tokens"]
         elif "rebalance" in m:
@@ -145,7 +145,7 @@ def expected_funnel(ms: dict[str, dict]) -> dict[str, dict]:
         else:
             tokens = round(m["chars_out"] / cpt)
         out[f] = {"docs in": m["rows_in"], "docs out": m["rows_kept"], "rejected": m["rows_rejected"],
-                  "copies added": m["rows_added"], "chars in": None if chars is None else m["chars_in"],
+                  "copies added": m["rows_added"], "chars in": m["chars_in"],
                   "chars out": chars, "tokens out": tokens, "time s": round(m["wall_time_s"], 1)}
     return out
 
